@@ -1,0 +1,243 @@
+"""Pods and containers as the kubelet's memory manager sees them.
+
+A pod is a Kubernetes v1 Pod JSON document decoded without API-server defaulting (like the kubelet's
+``encoding/json`` decode of a static pod). Only what the Memory and Topology Managers read is kept:
+names, the UID, init / app containers with their ``resources.requests`` and ``limits``, the
+``restartPolicy: Always`` marker of sidecars, pod-level ``spec.resources`` and ``status.qosClass``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from allocator.errors import InputError
+from allocator.quantities import Quantity, quantity_from_json
+
+__all__ = [
+    "QOS_BEST_EFFORT",
+    "QOS_BURSTABLE",
+    "QOS_GUARANTEED",
+    "Container",
+    "Pod",
+    "is_hugepages",
+    "is_managed_resource",
+    "parse_pod",
+    "qos_class",
+]
+
+QOS_GUARANTEED = "Guaranteed"
+QOS_BURSTABLE = "Burstable"
+QOS_BEST_EFFORT = "BestEffort"
+
+# supportedQoSComputeResources: only these two decide a pod's QoS class.
+_QOS_RESOURCES = ("cpu", "memory")
+# resourcehelper.IsSupportedPodLevelResource (v1.36): the resources pod-level specs may carry.
+_POD_LEVEL_RESOURCES = ("cpu", "memory")
+
+
+def is_hugepages(resource: str) -> bool:
+    """``v1helper.IsHugePageResourceName``."""
+    return resource.startswith("hugepages-")
+
+
+def is_managed_resource(resource: str) -> bool:
+    """The resources the Memory Manager pins: ``memory`` and every ``hugepages-<size>``."""
+    return resource == "memory" or is_hugepages(resource)
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """One container of the pod spec (init, sidecar or app)."""
+
+    name: str
+    requests: dict[str, Quantity]
+    limits: dict[str, Quantity]
+    restart_policy: str | None = None
+    init: bool = False
+
+    @property
+    def restartable(self) -> bool:
+        """``podutil.IsRestartableInitContainer``: an init container with ``restartPolicy: Always``."""
+        return self.init and self.restart_policy == "Always"
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """The parts of a v1 Pod the managers read; ``raw`` is the document as submitted."""
+
+    name: str
+    namespace: str
+    uid: str
+    containers: tuple[Container, ...]
+    init_containers: tuple[Container, ...]
+    pod_requests: dict[str, Quantity] | None = None
+    pod_limits: dict[str, Quantity] | None = None
+    status_qos_class: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def all_containers(self) -> tuple[Container, ...]:
+        """Init containers then app containers, in spec order: the kubelet's admission order."""
+        return self.init_containers + self.containers
+
+    def container(self, name: str) -> Container | None:
+        for container in self.all_containers:
+            if container.name == name:
+                return container
+        return None
+
+    @property
+    def has_pod_level_resources(self) -> bool:
+        """``resourcehelper.IsPodLevelResourcesSet``: spec.resources names cpu or memory."""
+        for resources in (self.pod_requests, self.pod_limits):
+            if resources and any(name in _POD_LEVEL_RESOURCES for name in resources):
+                return True
+        return False
+
+    @property
+    def qos_class(self) -> str:
+        return qos_class(self)
+
+
+def _sum_positive(target: dict[str, Fraction], resources: dict[str, Quantity]) -> None:
+    for name, quantity in resources.items():
+        if name in _QOS_RESOURCES and quantity.value > 0:
+            target[name] = target.get(name, Fraction(0)) + quantity.value
+
+
+def qos_class(pod: Pod) -> str:
+    """``qos.GetPodQOS``: ``status.qosClass`` when set, else ``ComputePodQOS``.
+
+    With the ``PodLevelResources`` gate (beta, on in v1.36) pod-level ``spec.resources`` decide
+    instead of the containers.
+    """
+    if pod.status_qos_class:
+        return pod.status_qos_class
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    if pod.pod_requests is not None or pod.pod_limits is not None:
+        _sum_positive(requests, pod.pod_requests or {})
+        if pod.pod_limits:
+            _sum_positive(limits, pod.pod_limits)
+            found = {name for name, q in pod.pod_limits.items() if name in _QOS_RESOURCES and q.value > 0}
+            if not {"cpu", "memory"} <= found:
+                guaranteed = False
+        else:
+            guaranteed = False
+    else:
+        for container in pod.containers + pod.init_containers:
+            _sum_positive(requests, container.requests)
+            found = {name for name, q in container.limits.items() if name in _QOS_RESOURCES and q.value > 0}
+            _sum_positive(limits, container.limits)
+            if not {"cpu", "memory"} <= found:
+                guaranteed = False
+    if not requests and not limits:
+        return QOS_BEST_EFFORT
+    if guaranteed:
+        for name, request in requests.items():
+            if limits.get(name) != request:
+                guaranteed = False
+                break
+    if guaranteed and len(requests) == len(limits):
+        return QOS_GUARANTEED
+    return QOS_BURSTABLE
+
+
+def _expect_dict(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(path, "must be an object")
+    return value
+
+
+def _optional_dict(doc: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    return _expect_dict(value, f"{path}.{key}")
+
+
+def _resource_list(doc: dict[str, Any] | None, key: str, path: str) -> dict[str, Quantity]:
+    if doc is None:
+        return {}
+    values = _optional_dict(doc, key, path)
+    if values is None:
+        return {}
+    return {str(name): quantity_from_json(q, f"{path}.{key}.{name}") for name, q in values.items()}
+
+
+def _optional_str(doc: dict[str, Any], key: str, path: str) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{path}.{key}", "must be a string")
+    return value
+
+
+def _parse_container(doc: Any, path: str, init: bool) -> Container:
+    doc = _expect_dict(doc, path)
+    name = _optional_str(doc, "name", path)
+    if not name:
+        raise InputError(f"{path}.name", "a container needs a name")
+    resources = _optional_dict(doc, "resources", path)
+    return Container(
+        name=name,
+        requests=_resource_list(resources, "requests", f"{path}.resources"),
+        limits=_resource_list(resources, "limits", f"{path}.resources"),
+        restart_policy=_optional_str(doc, "restartPolicy", path),
+        init=init,
+    )
+
+
+def _parse_containers(spec: dict[str, Any], key: str, path: str, init: bool) -> tuple[Container, ...]:
+    value = spec.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InputError(f"{path}.{key}", "must be a list")
+    return tuple(_parse_container(item, f"{path}.{key}[{i}]", init) for i, item in enumerate(value))
+
+
+def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
+    """Decode a v1 Pod JSON document; raises :class:`InputError` naming the JSON path of a problem."""
+    doc = _expect_dict(pod, path)
+    metadata = _optional_dict(doc, "metadata", path) or {}
+    spec = _optional_dict(doc, "spec", path)
+    if spec is None:
+        raise InputError(f"{path}.spec", "a pod needs a spec")
+    name = _optional_str(metadata, "name", f"{path}.metadata") or ""
+    namespace = _optional_str(metadata, "namespace", f"{path}.metadata") or ""
+    # The caller generates a UID when the document has none (scenario format); keep "" otherwise.
+    uid = _optional_str(metadata, "uid", f"{path}.metadata") or ""
+    spec_path = f"{path}.spec"
+    containers = _parse_containers(spec, "containers", spec_path, init=False)
+    init_containers = _parse_containers(spec, "initContainers", spec_path, init=True)
+    names = [c.name for c in init_containers + containers]
+    seen: set[str] = set()
+    for i, container_name in enumerate(names):
+        if container_name in seen:
+            where = (f"initContainers[{i}]" if i < len(init_containers)
+                     else f"containers[{i - len(init_containers)}]")
+            raise InputError(f"{spec_path}.{where}.name", f"duplicate container name {container_name!r}")
+        seen.add(container_name)
+    pod_resources = _optional_dict(spec, "resources", spec_path)
+    pod_requests = pod_limits = None
+    if pod_resources is not None:
+        pod_requests = _resource_list(pod_resources, "requests", f"{spec_path}.resources")
+        pod_limits = _resource_list(pod_resources, "limits", f"{spec_path}.resources")
+    status = _optional_dict(doc, "status", path) or {}
+    status_qos = _optional_str(status, "qosClass", f"{path}.status") or ""
+    return Pod(
+        name=name,
+        namespace=namespace,
+        uid=uid,
+        containers=containers,
+        init_containers=init_containers,
+        pod_requests=pod_requests,
+        pod_limits=pod_limits,
+        status_qos_class=status_qos,
+        raw=doc,
+    )
