@@ -1,0 +1,110 @@
+"""Storage: a scenario, its append-only event log, its pods and cached engine snapshots.
+
+The event log is the truth: replaying its steps through the allocator gives every state. The
+``snapshot`` on ``Scenario`` (and the periodic ``ScenarioSnapshot`` rows) are caches of that replay so a
+read or a write never has to replay everything.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Scenario(models.Model):
+    """A node (machine + kubelet configuration) and its history, reachable by an unguessable id."""
+
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    # The machine and kubelet sections exactly as submitted (quantity strings kept), so the export is
+    # the document the user wrote; ``machine_view``/``kubelet_view`` are the normalised (bytes) forms.
+    machine = models.JSONField()
+    kubelet = models.JSONField()
+    machine_view = models.JSONField()
+    kubelet_view = models.JSONField()
+    initial_state = models.JSONField()
+    # sha256 hex of the edit token; the token itself is shown once and never stored.
+    edit_token_hash = models.CharField(max_length=64, editable=False)
+    version = models.PositiveIntegerField(default=0)
+    forked_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+    )
+    forked_from_version = models.PositiveIntegerField(null=True, blank=True)
+    # Cache of the engine after ``version``: MemoryManager.to_snapshot() plus the derived read model.
+    snapshot = models.JSONField()
+    state = models.JSONField()
+    numa_groups = models.JSONField()
+    assignments = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id} v{self.version})"
+
+
+class Event(models.Model):
+    """One entry of a scenario's append-only log: the step applied and the engine's full outcome."""
+
+    OPS = [("create", "create"), ("admit", "admit"), ("remove", "remove"), ("restart", "restart")]
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="events")
+    version = models.PositiveIntegerField()
+    op = models.CharField(max_length=16, choices=OPS)
+    pod_name = models.CharField(max_length=253, blank=True, default="")
+    pod_namespace = models.CharField(max_length=253, blank=True, default="")
+    pod_uid = models.CharField(max_length=253, blank=True, default="")
+    # The step exactly as given to MemoryManager.apply (uid filled in), so replay is deterministic.
+    step = models.JSONField()
+    outcome = models.JSONField()
+    explanation = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scenario", "version"]
+        constraints = [models.UniqueConstraint(fields=["scenario", "version"], name="event_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.scenario.public_id} v{self.version} {self.op} {self.pod_name}"
+
+
+class Pod(models.Model):
+    """A pod as the playground's API server sees it: Running, or Failed with the kubelet's words."""
+
+    RUNNING = "Running"
+    FAILED = "Failed"
+    STATUSES = [(RUNNING, RUNNING), (FAILED, FAILED)]
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="pods")
+    name = models.CharField(max_length=253)
+    namespace = models.CharField(max_length=253, default="default")
+    uid = models.CharField(max_length=253)
+    status = models.CharField(max_length=16, choices=STATUSES)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    admitted_version = models.PositiveIntegerField()
+    spec = models.JSONField()
+
+    class Meta:
+        ordering = ["scenario", "admitted_version"]
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "name"], name="pod_name_unique"),
+            models.UniqueConstraint(fields=["scenario", "uid"], name="pod_uid_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class ScenarioSnapshot(models.Model):
+    """The engine after a given version, kept every few versions so a past state replays little."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="snapshots")
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "version"], name="snapshot_version_unique")
+        ]

@@ -1,0 +1,790 @@
+"""The service layer: the only code that touches both the allocator engine and the database.
+
+The REST API (``api``), the websocket consumer (``consumers``) and the pages (``views``) call these
+functions and nothing below them. Signatures are stable; each docstring says what it returns and
+which ``ServiceError`` it raises (``status`` is the HTTP status the API answers with).
+
+How a write works (``admit_pods``, ``remove_pod``, ``restart``):
+
+1. check the edit token (constant-time compare of sha256 hashes);
+2. validate the input outside any lock;
+3. in one transaction, lock the scenario row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite runs
+   every transaction as ``BEGIN IMMEDIATE``, which takes the database write lock), load the engine
+   from the cached snapshot, apply the steps, append one event per step with ``version + 1``, update
+   the pods and the cached snapshot;
+4. after commit, broadcast each event to the channel group ``scenario.<id>``.
+
+A rejected request raises before anything is written, so it changes nothing stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+
+from allocator import ConfigError, InputError, MemoryManager, parse_pod, parse_scenario
+from playground.models import Event, Pod, Scenario, ScenarioSnapshot
+
+logger = logging.getLogger(__name__)
+
+# Keep a full engine snapshot every this many versions, so a past state replays at most this many steps.
+SNAPSHOT_EVERY = 50
+# Engines kept warm in this process, keyed by scenario id; a version check makes them safe across processes.
+ENGINE_CACHE_SIZE = 64
+# Kubernetes object names: no path separators, no whitespace, at most 253 characters.
+POD_NAME = re.compile(r"^[^\s/]{1,253}$")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ServiceError(Exception):
+    """A request the playground refuses; ``status`` is the HTTP status, ``errors`` name the fields."""
+
+    status = 400
+
+    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"detail": self.detail, "errors": self.errors, **self.extra}
+
+
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class TooLarge(ServiceError):
+    status = 413
+
+
+class Invalid(ServiceError):
+    status = 422
+
+
+def invalid_input(exc: InputError, detail: str = "The document is invalid.") -> Invalid:
+    """An allocator InputError as a 422 naming the JSON path."""
+    where = f" at {exc.path}" if exc.path else ""
+    return Invalid(f"{detail} {exc.message}{where}.", [exc.as_dict()])
+
+
+def config_refused(exc: ConfigError) -> Invalid:
+    """A configuration the kubelet refuses to start with, as a 422 in the kubelet's own words."""
+    return Invalid(
+        f"The kubelet would refuse to start with this configuration: {exc.kubelet_error}",
+        [{"path": exc.field, "message": exc.kubelet_error}],
+        config_error=exc.as_dict(),
+    )
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Created:
+    """``create_scenario`` / ``fork_scenario``: the new scenario and its edit token (shown only here)."""
+
+    scenario: Scenario
+    edit_token: str
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Applied:
+    """A write: the version it reached and one outcome (and event) per step applied."""
+
+    version: int
+    outcomes: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+# --- edit tokens --------------------------------------------------------------------------------
+
+
+def new_edit_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def can_edit(scenario: Scenario, token: str | None) -> bool:
+    """Whether ``token`` is this scenario's edit token (constant-time; only hashes are compared)."""
+    if not token:
+        return False
+    return hmac.compare_digest(hash_token(token), scenario.edit_token_hash)
+
+
+def check_edit_token(scenario: Scenario, token: str | None) -> None:
+    """Raises Unauthorized (no token) or Forbidden (wrong token)."""
+    if not token:
+        raise Unauthorized(
+            "This change needs the scenario's edit token: send 'Authorization: Bearer <token>'."
+        )
+    if not can_edit(scenario, token):
+        raise Forbidden("The edit token does not match this scenario.")
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get_scenario(public_id: str) -> Scenario:
+    """The scenario with this public id; raises NotFound."""
+    try:
+        return Scenario.objects.select_related("forked_from").get(public_id=public_id)
+    except Scenario.DoesNotExist:
+        raise NotFound(f"There is no scenario {public_id!r}.") from None
+
+
+def share_path(public_id: str) -> str:
+    """The page that shows a scenario (owned by the pages); a stable fallback if it is not routed yet."""
+    try:
+        return reverse("scenario", kwargs={"public_id": public_id})
+    except NoReverseMatch:
+        return f"/s/{public_id}/"
+
+
+def pod_view(pod: Pod, assignments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": pod.name,
+        "namespace": pod.namespace,
+        "uid": pod.uid,
+        "status": pod.status,
+        "reason": pod.reason,
+        "message": pod.message,
+        "admitted_version": pod.admitted_version,
+        # Rejected pods can hold partial blocks until the next admission cleans them (vectors quirk 4).
+        "containers": assignments.get(pod.uid, {}),
+        "pod": pod.spec,
+    }
+
+
+def scenario_view(
+    scenario: Scenario, base_url: str = "", pods: Iterable[Pod] | None = None
+) -> dict[str, Any]:
+    """The scenario as the API, the websocket and the pages show it (docs/CONTRACTS.md section 3)."""
+    if pods is None:
+        pods = scenario.pods.all()
+    source = scenario.forked_from
+    return {
+        "id": scenario.public_id,
+        "name": scenario.name,
+        "version": scenario.version,
+        "forked_from": (
+            {"id": source.public_id, "version": scenario.forked_from_version} if source is not None else None
+        ),
+        "created_at": scenario.created_at.isoformat(),
+        "share_url": base_url + share_path(scenario.public_id),
+        "machine": scenario.machine_view,
+        "kubelet": scenario.kubelet_view,
+        "initial_state": scenario.initial_state,
+        "state": scenario.state,
+        "numa_groups": scenario.numa_groups,
+        "pods": [pod_view(pod, scenario.assignments) for pod in pods],
+    }
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    """One event of the log (docs/CONTRACTS.md section 3)."""
+    return {
+        "version": event.version,
+        "op": event.op,
+        "pod_name": event.pod_name or None,
+        "pod_uid": event.pod_uid or None,
+        "pod": event.step.get("pod"),
+        "outcome": event.outcome,
+        "explanation": event.explanation,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+def events_after(public_id: str, after: int = -1, limit: int = 1000) -> list[dict[str, Any]]:
+    """Events with ``version > after``, oldest first, at most ``limit``; raises NotFound."""
+    scenario = get_scenario(public_id)
+    rows = scenario.events.filter(version__gt=after).order_by("version")[:limit]
+    return [event_view(event) for event in rows]
+
+
+def state_at(public_id: str, version: int | None = None) -> dict[str, Any]:
+    """``{"version", "state", "numa_groups", "pods"}`` at ``version`` (default: the latest).
+
+    The latest version is read from the cache; an older one is replayed from the nearest stored
+    snapshot. Raises NotFound for an unknown scenario or a version it has not reached.
+    """
+    scenario = get_scenario(public_id)
+    if version is None or version == scenario.version:
+        pods = [pod_view(pod, scenario.assignments) for pod in scenario.pods.all()]
+        return {
+            "version": scenario.version,
+            "state": scenario.state,
+            "numa_groups": scenario.numa_groups,
+            "pods": pods,
+        }
+    if version < 0 or version > scenario.version:
+        raise NotFound(f"Scenario {public_id!r} has versions 0 to {scenario.version}, not {version}.")
+    mm = engine_at(scenario, version)
+    events = list(scenario.events.filter(version__gte=1, version__lte=version).order_by("version"))
+    assignments = mm.assignments()
+    pods = [pod_view(pod, assignments) for pod in pods_from_events(events, mm)]
+    return {"version": version, "state": mm.state(), "numa_groups": mm.numa_groups(), "pods": pods}
+
+
+def export_scenario(public_id: str, with_expect: bool = True) -> dict[str, Any]:
+    """The scenario document with every step, which ``python -m allocator replay`` reproduces.
+
+    Machine and kubelet sections are exactly as submitted; with ``with_expect`` every step carries
+    the stored outcome as ``expect`` so ``replay --check`` verifies it.
+    """
+    scenario = get_scenario(public_id)
+    steps = []
+    for event in scenario.events.filter(version__gte=1).order_by("version"):
+        step = dict(event.step)
+        if with_expect:
+            step["expect"] = event.outcome
+        steps.append(step)
+    return {
+        "name": scenario.name,
+        "machine": scenario.machine,
+        "kubelet": scenario.kubelet,
+        "initial_state": scenario.initial_state,
+        "steps": steps,
+    }
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
+def base_document(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": document.get("name", ""),
+        "machine": document.get("machine"),
+        "kubelet": document.get("kubelet"),
+        "steps": [],
+    }
+
+
+def new_engine(document: dict[str, Any]) -> tuple[Any, MemoryManager]:
+    """Parse a scenario's machine and kubelet and start the engine; raises Invalid (422)."""
+    try:
+        parsed = parse_scenario(base_document(document))
+        return parsed, MemoryManager.from_scenario(parsed)
+    except InputError as exc:
+        raise invalid_input(exc) from None
+    except ConfigError as exc:
+        raise config_refused(exc) from None
+
+
+def engine_at(scenario: Scenario, version: int) -> MemoryManager:
+    """The engine after ``version``: the nearest snapshot at or before it, then replay the rest."""
+    if version == scenario.version:
+        return MemoryManager.from_snapshot(scenario.snapshot)
+    stored = scenario.snapshots.filter(version__lte=version).order_by("-version").first()
+    if stored is not None:
+        mm, start = MemoryManager.from_snapshot(stored.snapshot), stored.version
+    else:
+        mm, start = new_engine({"machine": scenario.machine, "kubelet": scenario.kubelet})[1], 0
+    for event in scenario.events.filter(version__gt=start, version__lte=version).order_by("version"):
+        mm.apply(event.step)
+    return mm
+
+
+class EngineCache:
+    """Warm engines of this process: ``take`` hands one out only if it is at the scenario's version.
+
+    A writer takes the engine while it holds the scenario's write lock and gives it back only after
+    its transaction committed, so a rolled-back write never leaves a half-applied engine behind.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.engines: OrderedDict[str, tuple[int, MemoryManager]] = OrderedDict()
+
+    def take(self, public_id: str, version: int) -> MemoryManager | None:
+        with self.lock:
+            cached = self.engines.pop(public_id, None)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        return None
+
+    def put(self, public_id: str, version: int, mm: MemoryManager) -> None:
+        with self.lock:
+            self.engines[public_id] = (version, mm)
+            self.engines.move_to_end(public_id)
+            while len(self.engines) > self.size:
+                self.engines.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.engines.clear()
+
+
+engines = EngineCache(ENGINE_CACHE_SIZE)
+
+
+def load_engine(scenario: Scenario) -> MemoryManager:
+    return engines.take(scenario.public_id, scenario.version) or MemoryManager.from_snapshot(
+        scenario.snapshot
+    )
+
+
+def store_engine(scenario: Scenario, mm: MemoryManager) -> None:
+    """Refresh the cached read model and snapshot on the (locked) scenario row."""
+    scenario.snapshot = mm.to_snapshot()
+    scenario.state = mm.state()
+    scenario.numa_groups = mm.numa_groups()
+    scenario.assignments = mm.assignments()
+    if scenario.version % SNAPSHOT_EVERY == 0 and scenario.version > 0:
+        ScenarioSnapshot.objects.update_or_create(
+            scenario=scenario, version=scenario.version, defaults={"snapshot": scenario.snapshot}
+        )
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def pod_identity(pod: dict[str, Any]) -> tuple[str, str, str]:
+    metadata = pod.get("metadata") or {}
+    return metadata.get("name") or "", metadata.get("namespace") or "default", metadata.get("uid") or ""
+
+
+def prepare_pod(pod: Any, path: str) -> dict[str, Any]:
+    """Validate one pod document and give it a uid if it has none; raises Invalid."""
+    if not isinstance(pod, dict):
+        raise Invalid(
+            f"The pod at {path} is not an object.", [{"path": path, "message": "expected an object"}]
+        )
+    metadata = pod.get("metadata")
+    if isinstance(metadata, dict) and not metadata.get("uid"):
+        # A copy: the caller's document stays as it was. The generated uid is stored in the event,
+        # so a replay of the log uses the same one.
+        pod = {**pod, "metadata": {**metadata, "uid": str(uuid.uuid4())}}
+    try:
+        parse_pod(pod, path)
+    except InputError as exc:
+        raise invalid_input(exc, "The pod is invalid.") from None
+    name = pod_identity(pod)[0]
+    if not POD_NAME.match(name):
+        raise Invalid(
+            "A pod needs metadata.name: 1 to 253 characters, no '/' and no whitespace.",
+            [
+                {
+                    "path": f"{path}.metadata.name",
+                    "message": "required: 1 to 253 characters, no '/' or whitespace",
+                }
+            ],
+        )
+    return pod
+
+
+def prepare_step(step: Any, path: str) -> dict[str, Any]:
+    """A scenario document's step as the engine gets it: outputs (``expect``, ``note``) dropped."""
+    if not isinstance(step, dict):
+        raise Invalid(
+            f"The step at {path} is not an object.", [{"path": path, "message": "expected an object"}]
+        )
+    op = step.get("op")
+    if op == "admit":
+        return {"op": "admit", "pod": prepare_pod(step.get("pod"), f"{path}.pod")}
+    if op == "remove":
+        uid = step.get("pod_uid")
+        if not isinstance(uid, str) or not uid:
+            raise Invalid(
+                "A remove step needs pod_uid.", [{"path": f"{path}.pod_uid", "message": "required"}]
+            )
+        return {"op": "remove", "pod_uid": uid}
+    if op == "restart":
+        changes = step.get("changes")
+        return {"op": "restart", "changes": changes} if changes is not None else {"op": "restart"}
+    message = "expected one of admit, remove, restart"
+    raise Invalid(f"Unknown op {op!r} at {path}.op.", [{"path": f"{path}.op", "message": message}])
+
+
+def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None:
+    """As the API server does: a pod name (and uid) can be used by one pod at a time; raises Conflict."""
+    name, _, uid = pod_identity(pod)
+    if scenario.pods.filter(name=name).exists():
+        raise Conflict(
+            f"A pod named {name!r} already exists in this scenario; delete it first or choose another name.",
+            [{"path": f"{path}.metadata.name", "message": "name in use"}],
+        )
+    if scenario.pods.filter(uid=uid).exists():
+        raise Conflict(
+            f"A pod with uid {uid!r} already exists in this scenario.",
+            [{"path": f"{path}.metadata.uid", "message": "uid in use"}],
+        )
+
+
+def apply_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: str) -> Event:
+    """Apply one prepared step to the engine, append its event and update the pods (inside the lock)."""
+    try:
+        outcome = mm.apply(step)
+    except InputError as exc:
+        raise invalid_input(exc, "The step is invalid.") from None
+    except ConfigError as exc:
+        raise config_refused(exc) from None
+    scenario.version += 1
+    name, namespace, uid = (
+        pod_identity(step["pod"]) if step["op"] == "admit" else ("", "", step.get("pod_uid", ""))
+    )
+    if step["op"] == "remove":
+        removed = scenario.pods.filter(uid=uid).first()
+        name, namespace = (removed.name, removed.namespace) if removed else ("", "")
+    event = Event.objects.create(
+        scenario=scenario,
+        version=scenario.version,
+        op=step["op"],
+        pod_name=name,
+        pod_namespace=namespace,
+        pod_uid=uid,
+        step=step,
+        outcome=outcome.result,
+        explanation=outcome.explanation,
+    )
+    update_pods(scenario, mm, event)
+    return event
+
+
+def pod_status(outcome: dict[str, Any]) -> tuple[str, str, str]:
+    """(status, reason, message) of an admitted or rejected pod, as the kubelet reports it."""
+    if "panic" in outcome:
+        # The real kubelet crashes here (an upstream bug); the playground reports it instead.
+        return Pod.FAILED, "KubeletPanic", str(outcome["panic"])
+    if outcome.get("admitted"):
+        return Pod.RUNNING, "", ""
+    return Pod.FAILED, str(outcome.get("reason", "")), str(outcome.get("message", ""))
+
+
+def update_pods(scenario: Scenario, mm: MemoryManager, event: Event) -> None:
+    if event.op == "admit":
+        status, reason, message = pod_status(event.outcome)
+        Pod.objects.create(
+            scenario=scenario,
+            name=event.pod_name,
+            namespace=event.pod_namespace,
+            uid=event.pod_uid,
+            status=status,
+            reason=reason,
+            message=message,
+            admitted_version=event.version,
+            spec=event.step["pod"],
+        )
+    elif event.op == "remove":
+        scenario.pods.filter(uid=event.pod_uid).delete()
+    elif event.op == "restart":
+        # Pods left out of the restart's active set were deleted while the kubelet was down.
+        active = {pod_identity(pod)[2] for pod in mm.active_pods()}
+        scenario.pods.filter(status=Pod.RUNNING).exclude(uid__in=active).delete()
+
+
+def pods_from_events(events: Iterable[Event], mm: MemoryManager) -> list[Pod]:
+    """The pods after ``events`` (unsaved rows), given the engine after them; mirrors ``update_pods``."""
+    pods: dict[str, Pod] = {}
+    for event in events:
+        if event.op == "admit":
+            status, reason, message = pod_status(event.outcome)
+            pods[event.pod_uid] = Pod(
+                name=event.pod_name,
+                namespace=event.pod_namespace,
+                uid=event.pod_uid,
+                status=status,
+                reason=reason,
+                message=message,
+                admitted_version=event.version,
+                spec=event.step["pod"],
+            )
+        elif event.op == "remove":
+            pods.pop(event.pod_uid, None)
+        elif event.op == "restart":
+            active = {pod_identity(pod)[2] for pod in mm.active_pods()}
+            pods = {uid: pod for uid, pod in pods.items() if pod.status != Pod.RUNNING or uid in active}
+    return list(pods.values())
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def lock_scenario(public_id: str) -> Scenario:
+    """The scenario row, locked for this transaction (a no-op on SQLite, where BEGIN IMMEDIATE locks)."""
+    try:
+        return Scenario.objects.select_for_update().select_related("forked_from").get(public_id=public_id)
+    except Scenario.DoesNotExist:
+        raise NotFound(f"There is no scenario {public_id!r}.") from None
+
+
+def check_event_limit(scenario: Scenario, adding: int) -> None:
+    limit = settings.PLAYGROUND_MAX_EVENTS
+    if scenario.version + adding > limit:
+        raise TooLarge(f"A scenario holds at most {limit} events; fork it at an earlier version to go on.")
+
+
+def broadcast(public_id: str, events: list[dict[str, Any]], view: dict[str, Any]) -> None:
+    """Send each event with the scenario view to the websocket group; never fails the write."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for event in events:
+            message = {
+                "type": "scenario.event",
+                "version": event["version"],
+                "event": event,
+                "scenario": view,
+            }
+            async_to_sync(layer.group_send)(group_name(public_id), message)
+    except Exception:
+        # The write is committed; viewers catch up with a resync or the events endpoint.
+        logger.exception("broadcast to scenario %s failed", public_id)
+
+
+def group_name(public_id: str) -> str:
+    return f"scenario.{public_id}"
+
+
+def write(public_id: str, work: Callable[[Scenario, MemoryManager], list[Event]], adding: int) -> Applied:
+    """Run ``work`` on the locked scenario and its engine; commit; then cache the engine and broadcast.
+
+    The caller has checked the edit token (a token never changes, so it needs no lock).
+    """
+    with transaction.atomic():
+        scenario = lock_scenario(public_id)
+        check_event_limit(scenario, adding)
+        mm = load_engine(scenario)
+        events = work(scenario, mm)
+        store_engine(scenario, mm)
+        scenario.save()
+        version = scenario.version
+        event_views = [event_view(event) for event in events]
+        view = scenario_view(scenario)
+        transaction.on_commit(lambda: engines.put(public_id, version, mm))
+        transaction.on_commit(lambda: broadcast(public_id, event_views, view))
+    return Applied(version=version, outcomes=[event.outcome for event in events], events=event_views)
+
+
+def admit_pods(public_id: str, token: str | None, pods: list[Any], paths: list[str] | None = None) -> Applied:
+    """Admit pods in order, one version each; ``paths`` name each pod in errors (default ``pods[i]``).
+
+    Raises NotFound, Unauthorized, Forbidden, TooLarge (too many pods), Invalid (a malformed pod:
+    nothing is admitted), Conflict (a name or uid in use, also within the batch: nothing is admitted).
+    A pod the kubelet rejects is not an error: it is stored as Failed with the kubelet's reason.
+    """
+    paths = paths or [f"pods[{index}]" for index in range(len(pods))]
+    if not pods:
+        raise Invalid("No pod was submitted.", [{"path": "body", "message": "expected at least one pod"}])
+    limit = settings.PLAYGROUND_MAX_PODS_PER_REQUEST
+    if len(pods) > limit:
+        raise TooLarge(f"At most {limit} pods can be submitted at once; {len(pods)} were sent.")
+    check_edit_token(get_scenario(public_id), token)
+    prepared = [prepare_pod(pod, path) for pod, path in zip(pods, paths, strict=True)]
+
+    def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
+        events = []
+        for pod, path in zip(prepared, paths, strict=True):
+            check_pod_is_new(scenario, pod, path)
+            events.append(apply_step(scenario, mm, {"op": "admit", "pod": pod}, path))
+        return events
+
+    return write(public_id, work, len(prepared))
+
+
+def remove_pod(public_id: str, token: str | None, name: str) -> Applied:
+    """Delete the pod named ``name`` (Running or Failed): the kubelet's remove step; one version.
+
+    Raises NotFound (scenario or pod), Unauthorized, Forbidden.
+    """
+    check_edit_token(get_scenario(public_id), token)
+
+    def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
+        pod = scenario.pods.filter(name=name).first()
+        if pod is None:
+            raise NotFound(
+                f"There is no pod named {name!r} in this scenario.",
+                [{"path": "name", "message": "no such pod"}],
+            )
+        return [apply_step(scenario, mm, {"op": "remove", "pod_uid": pod.uid}, "pod")]
+
+    return write(public_id, work, 1)
+
+
+def restart(public_id: str, token: str | None, changes: dict[str, Any] | None = None) -> Applied:
+    """Restart the kubelet from its checkpoint, optionally with ``changes`` (restart/README.md); one version.
+
+    The outcome says whether the kubelet started (a failed start is an outcome, not an error). Raises
+    NotFound, Unauthorized, Forbidden, Invalid (malformed changes).
+    """
+    check_edit_token(get_scenario(public_id), token)
+    step = prepare_step({"op": "restart", "changes": changes}, "body")
+
+    def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
+        return [apply_step(scenario, mm, step, "body")]
+
+    return write(public_id, work, 1)
+
+
+def new_public_id() -> str:
+    """Short, unguessable and URL-safe: 96 random bits."""
+    return secrets.token_urlsafe(12)
+
+
+def normalised_views(parsed: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Machine and kubelet in the scenario format with every quantity in bytes."""
+    machine = parsed.machine.model_dump(mode="json")
+    machine["numa_nodes"] = [
+        {"id": node["id"], "memory": node["memory"], **node.get("hugepages", {})}
+        for node in machine["numa_nodes"]
+    ]
+    kubelet = parsed.kubelet.model_dump(mode="json")
+    return machine, kubelet
+
+
+def new_scenario_row(document: dict[str, Any], parsed: Any, mm: MemoryManager, token: str) -> Scenario:
+    machine_view, kubelet_view = normalised_views(parsed)
+    return Scenario(
+        public_id=new_public_id(),
+        name=parsed.name or "Untitled scenario",
+        machine=document["machine"],
+        kubelet=document.get("kubelet") or {},
+        machine_view=machine_view,
+        kubelet_view=kubelet_view,
+        initial_state=mm.initial_state(),
+        edit_token_hash=hash_token(token),
+        version=0,
+        snapshot=mm.to_snapshot(),
+        state=mm.state(),
+        numa_groups=mm.numa_groups(),
+        assignments=mm.assignments(),
+    )
+
+
+def create_scenario(document: Any) -> Created:
+    """Create a scenario from a document (``name``, ``machine``, ``kubelet``, optional ``steps``).
+
+    Steps are applied in order with the same rules as the API (a pod name in use is a Conflict).
+    Returns the scenario, its edit token (never stored, shown once) and the steps' outcomes. Raises
+    Invalid (malformed document, or a configuration the kubelet refuses, in its words), Conflict,
+    TooLarge.
+    """
+    if not isinstance(document, dict):
+        raise Invalid(
+            "A scenario document must be a JSON object.", [{"path": "", "message": "expected an object"}]
+        )
+    raw_steps = document.get("steps") or []
+    if not isinstance(raw_steps, list):
+        raise Invalid("steps must be a list.", [{"path": "steps", "message": "expected a list"}])
+    if len(raw_steps) > settings.PLAYGROUND_MAX_EVENTS:
+        raise TooLarge(f"A scenario holds at most {settings.PLAYGROUND_MAX_EVENTS} events.")
+    parsed, mm = new_engine(document)
+    steps = [prepare_step(step, f"steps[{index}]") for index, step in enumerate(raw_steps)]
+    token = new_edit_token()
+    with transaction.atomic():
+        scenario = new_scenario_row(document, parsed, mm, token)
+        scenario.save()
+        Event.objects.create(
+            scenario=scenario,
+            version=0,
+            op="create",
+            step={"op": "create"},
+            outcome={"initial_state": scenario.initial_state},
+        )
+        events = []
+        for index, step in enumerate(steps):
+            if step["op"] == "admit":
+                check_pod_is_new(scenario, step["pod"], f"steps[{index}].pod")
+            events.append(apply_step(scenario, mm, step, f"steps[{index}]"))
+        store_engine(scenario, mm)
+        scenario.save()
+        version = scenario.version
+        transaction.on_commit(lambda: engines.put(scenario.public_id, version, mm))
+    return Created(scenario=scenario, edit_token=token, outcomes=[event.outcome for event in events])
+
+
+def fork_scenario(public_id: str, version: int | None = None, name: str | None = None) -> Created:
+    """A new scenario with the same machine, kubelet and history up to ``version`` (default: latest).
+
+    Anyone who can read a scenario can fork it; the fork gets its own edit token. Raises NotFound
+    (scenario, or a version it has not reached).
+    """
+    source = get_scenario(public_id)
+    version = source.version if version is None else version
+    if version < 0 or version > source.version:
+        raise NotFound(
+            f"Scenario {public_id!r} has versions 0 to {source.version}, not {version}.",
+            [{"path": "version", "message": f"must be between 0 and {source.version}"}],
+        )
+    mm = engine_at(source, version)
+    history = list(source.events.filter(version__gte=1, version__lte=version).order_by("version"))
+    token = new_edit_token()
+    parsed = parse_scenario(
+        base_document({"name": name or source.name, "machine": source.machine, "kubelet": source.kubelet})
+    )
+    with transaction.atomic():
+        fork = new_scenario_row({"machine": source.machine, "kubelet": source.kubelet}, parsed, mm, token)
+        fork.initial_state = source.initial_state
+        fork.forked_from, fork.forked_from_version, fork.version = source, version, version
+        fork.save()
+        Event.objects.create(
+            scenario=fork,
+            version=0,
+            op="create",
+            step={"op": "create"},
+            outcome={
+                "initial_state": fork.initial_state,
+                "forked_from": {"id": source.public_id, "version": version},
+            },
+        )
+        Event.objects.bulk_create(
+            Event(
+                scenario=fork,
+                version=e.version,
+                op=e.op,
+                pod_name=e.pod_name,
+                pod_namespace=e.pod_namespace,
+                pod_uid=e.pod_uid,
+                step=e.step,
+                outcome=e.outcome,
+                explanation=e.explanation,
+            )
+            for e in history
+        )
+        ScenarioSnapshot.objects.bulk_create(
+            ScenarioSnapshot(scenario=fork, version=kept.version, snapshot=kept.snapshot)
+            for kept in source.snapshots.filter(version__lte=version)
+        )
+        pods = pods_from_events(history, mm)
+        for pod in pods:
+            pod.scenario = fork
+        Pod.objects.bulk_create(pods)
+        store_engine(fork, mm)
+        fork.save()
+    return Created(scenario=fork, edit_token=token)
