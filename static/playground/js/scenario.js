@@ -1,0 +1,403 @@
+// The scenario page: the NUMA picture, pods, submit form, explainer and timeline, kept live over
+// the scenario's websocket. The page holds the latest scenario view; time travel shows an older
+// version (fetched from /state?version=N) read-only without losing live updates.
+
+import {
+  ApiError,
+  deletePod,
+  errorLines,
+  forkScenario,
+  getEvents,
+  getScenario,
+  getStateAt,
+  saveToken,
+  submitPods,
+  tokenFor,
+} from "./api.js";
+import { $, h, replaceChildren } from "./dom.js";
+import { renderExplainer } from "./explainer.js";
+import { formatBytes } from "./format.js";
+import { resetPodForm, wirePodForm, yamlExample } from "./podform.js";
+import { renderPods } from "./pods.js";
+import { renderMachine } from "./render/numa.js";
+import { connectScenario } from "./socket.js";
+import { renderEvents } from "./timeline.js";
+
+const scenarioId = document.body.dataset.scenarioId;
+const page = {
+  live: JSON.parse($("#scenario-data").textContent),
+  events: [],
+  viewing: null, // null: live; otherwise the version shown from the past
+  past: null, // {version, state, numa_groups, pods} for `viewing`
+  selected: null, // version of the event in the explainer
+  followLatest: true, // the explainer follows new admissions until the user picks one
+  token: tokenFor(scenarioId),
+  socket: null,
+};
+const pastCache = new Map();
+
+// ---- helpers ----
+
+function toast(text) {
+  const box = $("#toast");
+  box.textContent = text;
+  box.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => box.classList.remove("show"), 2500);
+}
+
+function canEdit() {
+  return Boolean(page.token);
+}
+
+function maskWidth() {
+  const ids = Object.keys(page.live.state || {}).map(Number);
+  return ids.length ? Math.max(...ids) + 1 : 1;
+}
+
+function shownView() {
+  if (page.viewing === null || !page.past) return page.live;
+  return { ...page.past, machine: page.live.machine };
+}
+
+function latestAdmitVersion() {
+  const admits = page.events.filter((event) => event.op === "admit");
+  return admits.length ? admits[admits.length - 1].version : null;
+}
+
+function eventAt(version) {
+  return page.events.find((event) => event.version === version) || null;
+}
+
+function mergeEvents(events) {
+  const byVersion = new Map(page.events.map((event) => [event.version, event]));
+  for (const event of events) byVersion.set(event.version, event);
+  page.events = [...byVersion.values()].sort((a, b) => a.version - b.version);
+}
+
+function applyScenario(view) {
+  if (view && view.version >= page.live.version) page.live = view;
+}
+
+// ---- rendering ----
+
+function renderHeader() {
+  const live = page.live;
+  $("#scenario-name").textContent = live.name;
+  document.title = `${live.name} · Memory Manager Playground`;
+  $("#version-badge").textContent = `version ${live.version}`;
+  document.body.dataset.version = String(live.version);
+  document.body.dataset.readonly = canEdit() ? "false" : "true";
+  $("#readonly-badge").hidden = canEdit();
+  const forked = $("#forked-from");
+  replaceChildren(
+    forked,
+    live.forked_from
+      ? ["forked from ", h("a", { href: `/s/${encodeURIComponent(live.forked_from.id)}/`, text: live.forked_from.id }), ` at version ${live.forked_from.version}`]
+      : [],
+  );
+  const k = live.kubelet || {};
+  const options = Object.entries(k.topology_manager_policy_options || {}).map(([key, value]) => `${key}=${value}`);
+  const reserved = (k.reserved_memory || []).map(
+    (r) => `NUMA ${r.numa_node}: ${Object.entries(r.limits || {}).map(([name, bytes]) => `${name} ${formatBytes(bytes)}`).join(", ")}`,
+  );
+  const item = (label, value) => [h("span", { text: label }), h("code", { text: value })];
+  replaceChildren(
+    $("#config-line"),
+    item("memory manager", k.memory_manager_policy || "Static"),
+    item("topology manager", k.topology_manager_policy || "none"),
+    item("scope", k.topology_manager_scope || "container"),
+    options.length ? item("options", options.join(" ")) : null,
+    reserved.length ? item("reservedMemory", reserved.join(" · ")) : null,
+  );
+}
+
+function selectedPodName() {
+  const event = eventAt(page.selected);
+  return event ? event.pod_name : null;
+}
+
+function renderPicture() {
+  const view = shownView();
+  const svg = renderMachine(view, {
+    selectedPod: selectedPodName(),
+    onSelectPod: (name) => selectPod(view.pods.find((pod) => pod.name === name)),
+  });
+  replaceChildren($("#picture"), svg);
+  const pastBanner = page.viewing !== null;
+  document.body.dataset.past = pastBanner ? "true" : "false";
+  document.body.dataset.viewingVersion = String(pastBanner ? page.viewing : page.live.version);
+  $("#past-text").textContent = pastBanner
+    ? `Showing version ${page.viewing} of ${page.live.version}: the past, read-only. New events still arrive.`
+    : "";
+}
+
+function renderPodList() {
+  const pods = shownView().pods || [];
+  const running = pods.filter((pod) => pod.status === "Running").length;
+  $("#pods-count").textContent = pods.length ? `${running} running · ${pods.length - running} failed` : "";
+  replaceChildren(
+    $("#pods"),
+    renderPods(pods, {
+      selectedPod: selectedPodName(),
+      canEdit: canEdit() && page.viewing === null,
+      onSelect: selectPod,
+      onDelete: removePod,
+    }),
+  );
+}
+
+function renderTimeline() {
+  const viewing = page.viewing === null ? page.live.version : page.viewing;
+  const slider = $("#version-slider");
+  const first = page.events.length ? page.events[0].version : 0;
+  slider.min = String(first);
+  slider.max = String(page.live.version);
+  slider.value = String(viewing);
+  $("#step-back").disabled = viewing <= first;
+  $("#step-forward").disabled = viewing >= page.live.version;
+  $("#viewing-badge").textContent = page.viewing === null ? "live" : `viewing v${page.viewing}`;
+  replaceChildren($("#events"), renderEvents(page.events, { viewing, selected: page.selected, onPick: pickEvent }));
+  const current = $("#events .event.current");
+  if (current && page.viewing === null) current.scrollIntoView({ block: "nearest" });
+}
+
+function renderExplain() {
+  const event = eventAt(page.selected);
+  replaceChildren($("#explainer"), renderExplainer(event, { width: maskWidth() }));
+  document.body.dataset.explained = event ? String(event.version) : "";
+}
+
+function render() {
+  renderHeader();
+  renderPicture();
+  renderPodList();
+  renderTimeline();
+  renderExplain();
+}
+
+// ---- selection and time travel ----
+
+function pickEvent(event) {
+  page.selected = event.version;
+  page.followLatest = event.version === page.live.version;
+  travel(event.version);
+}
+
+function selectPod(pod) {
+  if (!pod) return;
+  let version = pod.admitted_version;
+  if (version === null || version === undefined || !eventAt(version)) {
+    const admits = page.events.filter((event) => event.op === "admit" && event.pod_name === pod.name);
+    version = admits.length ? admits[admits.length - 1].version : null;
+  }
+  if (version === null) return;
+  page.selected = version;
+  page.followLatest = false;
+  render();
+  $("#explainer").scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+async function travel(version) {
+  const target = version === null || version === undefined ? Number.NaN : Number(version);
+  if (!Number.isFinite(target) || target >= page.live.version) {
+    page.viewing = null;
+    page.past = null;
+    history.replaceState(null, "", location.pathname);
+    render();
+    return;
+  }
+  try {
+    if (!pastCache.has(target)) pastCache.set(target, await getStateAt(scenarioId, target));
+    page.viewing = target;
+    page.past = pastCache.get(target);
+    history.replaceState(null, "", `${location.pathname}?version=${target}`);
+  } catch (error) {
+    toast(errorLines(error).join("; "));
+  }
+  render();
+}
+
+// ---- live updates ----
+
+function onSnapshot(message) {
+  applyScenario(message.scenario);
+  refreshEvents().then(render);
+  render();
+}
+
+function onEvent(message) {
+  if (message.event) mergeEvents([message.event]);
+  applyScenario(message.scenario);
+  if (page.followLatest && message.event && message.event.op === "admit") page.selected = message.event.version;
+  render();
+}
+
+function onStatus(status) {
+  document.body.dataset.ws = status;
+  $("#live-badge").textContent = status === "open" ? "live" : status === "connecting" ? "connecting…" : "offline, reconnecting…";
+}
+
+async function refreshEvents() {
+  const after = page.events.length ? page.events[page.events.length - 1].version : -1;
+  try {
+    const { events } = await getEvents(scenarioId, after);
+    mergeEvents(events || []);
+    if (page.followLatest) page.selected = latestAdmitVersion() ?? page.selected;
+  } catch (error) {
+    toast(errorLines(error).join("; "));
+  }
+}
+
+async function refreshAll() {
+  try {
+    applyScenario(await getScenario(scenarioId));
+  } catch (error) {
+    toast(errorLines(error).join("; "));
+  }
+  await refreshEvents();
+  render();
+}
+
+// ---- writes ----
+
+function handleWriteError(error, statusBox, errorsBox) {
+  if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+    page.token = null;
+    render();
+  }
+  statusBox.className = "form-status error";
+  statusBox.textContent = error.detail || "The request failed.";
+  replaceChildren(errorsBox, errorLines(error).map((line) => h("li", { text: line })));
+}
+
+async function submit(body, statusBox, errorsBox, button) {
+  statusBox.className = "form-status";
+  statusBox.textContent = "Submitting…";
+  replaceChildren(errorsBox);
+  button.disabled = true;
+  try {
+    const result = await submitPods(scenarioId, page.token, body);
+    const outcomes = result.outcomes || [];
+    const rejected = outcomes.filter((o) => o && o.admitted === false).length;
+    statusBox.className = `form-status ${rejected ? "error" : "ok"}`;
+    statusBox.textContent = rejected
+      ? `${outcomes.length - rejected} admitted, ${rejected} rejected: see why below.`
+      : `Admitted (version ${result.version}).`;
+    page.followLatest = true;
+    await travel(null);
+    await refreshAll();
+    return true;
+  } catch (error) {
+    handleWriteError(error, statusBox, errorsBox);
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function submitFormPod(pod) {
+  const form = $("#pod-form");
+  const ok = await submit(pod, $("#pod-status"), $("#pod-errors"), $("#pod-submit"));
+  if (ok) resetPodForm(form, (page.live.pods || []).length);
+}
+
+async function submitYaml(event) {
+  event.preventDefault();
+  const text = $("#pod-yaml").value;
+  if (!text.trim()) {
+    $("#yaml-status").className = "form-status error";
+    $("#yaml-status").textContent = "Paste a pod first.";
+    return;
+  }
+  await submit(text, $("#yaml-status"), $("#yaml-errors"), $("#yaml-submit"));
+}
+
+async function removePod(pod) {
+  try {
+    await deletePod(scenarioId, page.token, pod.name);
+    toast(`Deleted ${pod.name}`);
+    await refreshAll();
+  } catch (error) {
+    toast(errorLines(error).join("; "));
+  }
+}
+
+async function fork(version) {
+  try {
+    const created = await forkScenario(scenarioId, version);
+    saveToken(created.id, created.edit_token);
+    location.assign(`/s/${encodeURIComponent(created.id)}/`);
+  } catch (error) {
+    toast(errorLines(error).join("; "));
+  }
+}
+
+async function share() {
+  const url = page.live.share_url || location.href.split("?")[0];
+  try {
+    await navigator.clipboard.writeText(url);
+    toast("Link copied. Anyone with it sees this scenario live, read-only.");
+  } catch {
+    toast(url);
+  }
+  $("#share-button").dataset.url = url;
+}
+
+// ---- wiring ----
+
+function wireTabs() {
+  const tabs = [
+    [$("#tab-form"), $("#pane-form")],
+    [$("#tab-yaml"), $("#pane-yaml")],
+  ];
+  for (const [tab] of tabs) {
+    tab.addEventListener("click", () => {
+      for (const [other, pane] of tabs) {
+        const on = other === tab;
+        other.setAttribute("aria-selected", on ? "true" : "false");
+        pane.hidden = !on;
+      }
+    });
+  }
+}
+
+function wire() {
+  wireTabs();
+  wirePodForm($("#pod-form"), submitFormPod);
+  resetPodForm($("#pod-form"), (page.live.pods || []).length);
+  $("#pod-yaml").value = yamlExample(`pod-${(page.live.pods || []).length + 1}`);
+  $("#yaml-form").addEventListener("submit", submitYaml);
+  $("#share-button").addEventListener("click", share);
+  $("#fork-button").addEventListener("click", () => fork(page.viewing));
+  $("#fork-readonly").addEventListener("click", () => fork(page.viewing));
+  $("#fork-here").addEventListener("click", () => fork(page.viewing === null ? page.live.version : page.viewing));
+  $("#back-to-live").addEventListener("click", () => travel(null));
+  $("#version-slider").addEventListener("change", (e) => travel(Number(e.target.value)));
+  $("#step-back").addEventListener("click", () => {
+    const current = page.viewing === null ? page.live.version : page.viewing;
+    travel(current - 1);
+  });
+  $("#step-forward").addEventListener("click", () => {
+    const current = page.viewing === null ? page.live.version : page.viewing;
+    travel(current + 1);
+  });
+}
+
+async function start() {
+  wire();
+  render();
+  page.socket = connectScenario(scenarioId, {
+    heldVersion: () => page.live.version,
+    onSnapshot,
+    onEvent,
+    onStatus,
+  });
+  await refreshEvents();
+  const wanted = new URLSearchParams(location.search).get("version");
+  if (wanted !== null) await travel(Number(wanted));
+  else render();
+  document.body.dataset.ready = "true";
+}
+
+start();
