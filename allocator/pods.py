@@ -219,8 +219,11 @@ def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
     seen: set[str] = set()
     for i, container_name in enumerate(names):
         if container_name in seen:
-            where = (f"initContainers[{i}]" if i < len(init_containers)
-                     else f"containers[{i - len(init_containers)}]")
+            where = (
+                f"initContainers[{i}]"
+                if i < len(init_containers)
+                else f"containers[{i - len(init_containers)}]"
+            )
             raise InputError(f"{spec_path}.{where}.name", f"duplicate container name {container_name!r}")
         seen.add(container_name)
     pod_resources = _optional_dict(spec, "resources", spec_path)

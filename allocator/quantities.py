@@ -37,7 +37,16 @@ _NANO = -9
 
 _BINARY_SUFFIXES: dict[str, int] = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL_SUFFIXES: dict[str, int] = {
-    "": 0, "n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18,
+    "": 0,
+    "n": -9,
+    "u": -6,
+    "m": -3,
+    "k": 3,
+    "M": 6,
+    "G": 9,
+    "T": 12,
+    "P": 15,
+    "E": 18,
 }
 _SUFFIX_CHARS = frozenset("eEinumkKMGTP")
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
@@ -100,8 +109,9 @@ def _split(text: str) -> tuple[bool, str, str, str, str]:
     while pos < end:
         if not (text[pos].isdigit() and text[pos].isascii()):
             # A non-digit after the suffix: the kubelet reports ErrFormatWrong.
-            raise QuantityError("quantities must match the regular expression "
-                                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+            raise QuantityError(
+                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+            )
         pos += 1
     return positive, value, num, denom, text[suffix_start:]
 
@@ -133,8 +143,9 @@ def _round_up_nano(value: Fraction) -> Fraction:
 def parse_k8s_quantity(text: str) -> Quantity:
     """Mirror ``resource.ParseQuantity`` and record whether ``AsInt64`` would succeed."""
     if not text:
-        raise QuantityError("quantities must match the regular expression "
-                            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+        raise QuantityError(
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )
     if text == "0":
         return Quantity(Fraction(0), 0, text)
     positive, value, num, denom, suffix = _split(text)

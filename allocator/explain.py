@@ -1,0 +1,225 @@
+"""The explanation record of an admission (docs/CONTRACTS.md section 2).
+
+It keeps what the kubelet computed -- each resource's hints, the merged hint, the policy verdict, the
+blocks -- and adds a ``summary`` in plain words, so the web page can explain a decision without
+re-deriving it. The wording follows the real causes the vectors show: a memory shortage usually
+passes the Topology Manager (no hint at all means "no preference") and fails in the Memory Manager;
+NUMA groups make single-node hints disappear; ``single-numa-node`` refuses any placement wider than
+one node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from allocator.pods import QOS_GUARANTEED, Pod
+from allocator.quantities import as_int64, format_quantity
+from allocator.state import MemoryState
+
+__all__ = ["Evaluation", "build_explanation"]
+
+_MM_REASONS = {
+    "failed to get the default NUMA affinity": (
+        "no NUMA node, and no allowed group of NUMA nodes, has enough free memory for it"
+    ),
+    "failed to find the default preferred hint": (
+        "the only placements with enough free memory span more NUMA nodes than necessary, "
+        "and the Topology Manager asked for a preferred (narrowest) one"
+    ),
+    "failed to find NUMA nodes to extend the current topology hint": (
+        "the NUMA node(s) the Topology Manager chose lack free memory, and no allowed wider "
+        "group of NUMA nodes containing them has enough"
+    ),
+    "failed to find the extended preferred hint": (
+        "the chosen NUMA node(s) lack free memory and only a wider, non-preferred group could hold it"
+    ),
+    "preferred hint violates NUMA node allocation": (
+        "the chosen group of NUMA nodes would mix with nodes that already hold single-NUMA "
+        "allocations or belong to another NUMA group, which the Memory Manager forbids"
+    ),
+    "failed to represent quantity as int64": (
+        "a memory or hugepages request is not a whole number the kubelet can read as int64 "
+        '(for example "1.5Gi"; write "1536Mi" instead)'
+    ),
+}
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """One merge: a container's (container scope) or the pod's (pod scope, ``container=None``)."""
+
+    container: str | None
+    hints: dict[str, Any] | None
+    merged_hint: dict[str, Any] | None
+    merge_admits: bool | None
+    allocations: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        ok = all(a["ok"] for a in self.allocations)
+        errors = [a["error"] for a in self.allocations if a["error"]]
+        blocks = [dict(b, container=a["container"]) for a in self.allocations for b in a["blocks"]]
+        allocation = None
+        if self.allocations:
+            allocation = {"ok": ok, "blocks": blocks, "error": errors[0] if errors else None}
+        return {
+            "container": self.container,
+            "hints": self.hints,
+            "merged_hint": self.merged_hint,
+            "merge_admits": self.merge_admits,
+            "allocation": allocation,
+        }
+
+
+def _requests(pod: Pod) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for container in pod.all_containers:
+        wanted: dict[str, Any] = {}
+        for name in sorted(container.requests):
+            if name == "memory" or name.startswith("hugepages-"):
+                value = as_int64(container.requests[name])
+                wanted[name] = value if value is not None else container.requests[name].text
+        out[container.name] = wanted
+    return out
+
+
+def _nodes(ids: list[int] | None) -> str:
+    if not ids:
+        return "any NUMA node"
+    if len(ids) == 1:
+        return f"NUMA node {ids[0]}"
+    return "NUMA nodes " + ", ".join(str(i) for i in ids)
+
+
+def _free_memory(state: MemoryState) -> int:
+    return sum(
+        node.memory_map["memory"].free for node in state.machine_state.values() if "memory" in node.memory_map
+    )
+
+
+def _total_request(requests: dict[str, dict[str, Any]], resource: str) -> int:
+    return sum(v for r in requests.values() for k, v in r.items() if k == resource and isinstance(v, int))
+
+
+def _summary(
+    pod: Pod,
+    qos: str,
+    tm_policy: str,
+    scope: str | None,
+    evaluations: list[Evaluation],
+    admitted: bool,
+    error: str | None,
+    state: MemoryState,
+    blocks: dict[str, list[dict[str, Any]]],
+    requests: dict[str, dict[str, Any]],
+) -> str:
+    name = pod.name or pod.uid
+    if admitted:
+        if qos != QOS_GUARANTEED:
+            return (
+                f"Pod {name} was admitted without NUMA pinning: it is {qos}, and the Memory Manager "
+                "only pins memory for Guaranteed pods."
+            )
+        if pod.has_pod_level_resources:
+            return (
+                f"Pod {name} was admitted without NUMA pinning: it sets pod-level resources, which the "
+                "Static Memory Manager policy skips."
+            )
+        if not blocks:
+            return f"Pod {name} was admitted; no memory was pinned."
+        placements = sorted({tuple(b["numa_affinity"]) for bs in blocks.values() for b in bs})
+        where = "; ".join(_nodes(list(p)) for p in placements)
+        cross = any(len(p) > 1 for p in placements)
+        text = f"Pod {name} was admitted and its memory was pinned to {where}."
+        if cross:
+            text += (
+                " Its request did not fit a single NUMA node, so the nodes form a NUMA group that only "
+                "cross-NUMA allocations of exactly that group may share."
+            )
+        return text
+    last = evaluations[-1] if evaluations else None
+    who = f"container {last.container}" if last and last.container else f"pod {name}"
+    if error is None:
+        # The Topology Manager's merge did not admit.
+        merged = (last.merged_hint or {}) if last else {}
+        hints = (last.hints if last else None) or {}
+        ids = merged.get("numa_affinity")
+        any_preferred = any(h["preferred"] for lst in hints.values() for h in lst)
+        single = all(
+            len(h["numa_affinity"] or []) == 1 for lst in hints.values() for h in lst if h["preferred"]
+        )
+        if tm_policy == "single-numa-node" and hints and not (any_preferred and single):
+            why = (
+                "no single NUMA node can hold it (or the nodes that could are taken or grouped), and the "
+                "single-numa-node policy only accepts placements on exactly one NUMA node"
+            )
+        elif hints and not any_preferred:
+            why = (
+                "every placement that still has room is wider than the narrowest one that could ever hold "
+                "the request (nodes are busy or bound to a NUMA group), so no hint is preferred and the "
+                f"{tm_policy} policy refuses a non-preferred placement"
+            )
+        else:
+            why = (
+                f"the best merged placement ({_nodes(ids)}) is not preferred, which the {tm_policy} "
+                "policy refuses"
+            )
+        return f"Pod {name} was rejected by the Topology Manager (TopologyAffinityError) for {who}: {why}."
+    detail = error.removeprefix("[memorymanager] ")
+    why = next((text for key, text in _MM_REASONS.items() if detail.startswith(key)), detail)
+    text = f"Pod {name} was rejected by the Memory Manager (UnexpectedAdmissionError) for {who}: {why}."
+    wanted = _total_request(requests, "memory")
+    free = _free_memory(state)
+    if "int64" not in detail and wanted and free >= wanted:
+        text += (
+            f" The machine has {format_quantity(free)} of free memory in total, enough for the "
+            f"{format_quantity(wanted)} requested, but not where the NUMA rules allow it."
+        )
+    if tm_policy in ("restricted", "single-numa-node", "best-effort") and last and last.hints == {}:
+        text += (
+            " No NUMA placement had room, which the Topology Manager reads as 'no preference', so the "
+            "rejection comes from the Memory Manager rather than the Topology Manager."
+        )
+    return text
+
+
+def build_explanation(
+    *,
+    pod: Pod,
+    tm_policy: str,
+    scope: str | None,
+    memory_policy: str,
+    evaluations: list[Evaluation],
+    admitted: bool,
+    reason: str,
+    message: str,
+    error: str | None,
+    state: MemoryState,
+    blocks: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """The explanation record of one ``admit`` (``error`` is the Memory Manager's text, if any)."""
+    qos = pod.qos_class
+    requests = _requests(pod)
+    if admitted:
+        stage = None
+    elif error is None:
+        stage = "topology_manager"
+    else:
+        stage = "memory_manager"
+    return {
+        "pod": pod.name,
+        "pod_uid": pod.uid,
+        "qos_class": qos,
+        "policy": tm_policy,
+        "scope": scope,
+        "memory_policy": memory_policy,
+        "requests": requests,
+        "evaluations": [e.to_json() for e in evaluations],
+        "admitted": admitted,
+        "reason": reason,
+        "message": message,
+        "stage": stage,
+        "summary": _summary(
+            pod, qos, tm_policy, scope, evaluations, admitted, error, state, blocks, requests
+        ),
+    }

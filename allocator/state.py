@@ -1,0 +1,201 @@
+"""The Memory Manager's state: per-NUMA memory tables, NUMA groups and container memory blocks.
+
+Mirrors ``pkg/kubelet/cm/memorymanager/state`` (``MemoryTable``, ``NUMANodeState``, ``NUMANodeMap``,
+``Block``, ``ContainerMemoryAssignments`` and the in-memory ``State``). Bytes are plain ints; the kubelet
+uses uint64 and the configuration checks keep every value non-negative so no wrap-around can happen.
+
+Two JSON shapes are produced: the vectors' state format (snake_case, ``{"<id>": {"<resource>": {...}}}``)
+and the checkpoint document (camelCase, as ``memory_manager_state`` stores it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Block",
+    "MemoryState",
+    "MemoryTable",
+    "NUMANodeState",
+    "blocks_to_json",
+]
+
+
+@dataclass(slots=True)
+class MemoryTable:
+    """``state.MemoryTable``: one resource on one NUMA node."""
+
+    total: int
+    system_reserved: int
+    allocatable: int
+    reserved: int
+    free: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "system_reserved": self.system_reserved,
+            "allocatable": self.allocatable,
+            "reserved": self.reserved,
+            "free": self.free,
+        }
+
+    def to_checkpoint(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "systemReserved": self.system_reserved,
+            "allocatable": self.allocatable,
+            "reserved": self.reserved,
+            "free": self.free,
+        }
+
+    def copy(self) -> MemoryTable:
+        return MemoryTable(self.total, self.system_reserved, self.allocatable, self.reserved, self.free)
+
+
+@dataclass(slots=True)
+class NUMANodeState:
+    """``state.NUMANodeState``: the node's tables, its assignment count and its NUMA group (``cells``)."""
+
+    memory_map: dict[str, MemoryTable]
+    cells: list[int]
+    number_of_assignments: int = 0
+
+    def copy(self) -> NUMANodeState:
+        return NUMANodeState(
+            {name: table.copy() for name, table in self.memory_map.items()},
+            list(self.cells),
+            self.number_of_assignments,
+        )
+
+
+@dataclass(slots=True)
+class Block:
+    """``state.Block``: memory of one type pinned to a set of NUMA nodes (``numa_affinity`` ascending)."""
+
+    numa_affinity: list[int]
+    type: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"numa_affinity": list(self.numa_affinity), "type": self.type, "size": self.size}
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        return {"numaAffinity": list(self.numa_affinity), "type": self.type, "size": self.size}
+
+    def copy(self) -> Block:
+        return Block(self.numa_affinity, self.type, self.size)
+
+
+def blocks_to_json(blocks: list[Block]) -> list[dict[str, Any]]:
+    """Blocks in the vectors' shape, sorted by type (Go map order is random upstream)."""
+    return [b.to_json() for b in sorted(blocks, key=lambda b: b.type)]
+
+
+@dataclass(slots=True)
+class MemoryState:
+    """``state.State`` kept in memory: the machine state and the container memory assignments.
+
+    ``assignments[pod_uid][container_name]`` keeps insertion order, which this engine uses wherever
+    the kubelet iterates a Go map (stale-state sweeps), so replays are deterministic.
+    """
+
+    machine_state: dict[int, NUMANodeState]
+    assignments: dict[str, dict[str, list[Block]]] = field(default_factory=dict)
+    # Bumped on every mutation of the machine state; lets hint calculation cache per-mask sums.
+    version: int = 0
+
+    def get_memory_blocks(self, pod_uid: str, container_name: str) -> list[Block] | None:
+        """``GetMemoryBlocks``: ``None`` when the container has no entry."""
+        containers = self.assignments.get(pod_uid)
+        if containers is None:
+            return None
+        return containers.get(container_name)
+
+    def set_memory_blocks(self, pod_uid: str, container_name: str, blocks: list[Block]) -> None:
+        """``SetMemoryBlocks``."""
+        self.assignments.setdefault(pod_uid, {})[container_name] = blocks
+
+    def delete(self, pod_uid: str, container_name: str) -> None:
+        """``Delete``: drop the container's entry, and the pod's once it has no container left."""
+        containers = self.assignments.get(pod_uid)
+        if containers is None:
+            return
+        containers.pop(container_name, None)
+        if not containers:
+            del self.assignments[pod_uid]
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def copy(self) -> MemoryState:
+        return MemoryState(
+            {node_id: node.copy() for node_id, node in self.machine_state.items()},
+            {
+                uid: {name: [b.copy() for b in blocks] for name, blocks in containers.items()}
+                for uid, containers in self.assignments.items()
+            },
+            self.version,
+        )
+
+    # -- JSON views ------------------------------------------------------------------------------
+
+    def state_json(self) -> dict[str, Any]:
+        """The vectors' state format: ``{"<id>": {"<resource>": {total, system_reserved, ...}}}``."""
+        return {
+            str(node_id): {name: node.memory_map[name].to_json() for name in sorted(node.memory_map)}
+            for node_id, node in sorted(self.machine_state.items())
+        }
+
+    def numa_groups_json(self) -> dict[str, Any]:
+        """``{"<id>": {"cells": [...], "number_of_assignments": n}}``."""
+        return {
+            str(node_id): {"cells": sorted(node.cells), "number_of_assignments": node.number_of_assignments}
+            for node_id, node in sorted(self.machine_state.items())
+        }
+
+    def assignments_json(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """Container blocks as checkpoint entries (camelCase keys), blocks sorted by type."""
+        return {
+            uid: {
+                name: [b.to_checkpoint() for b in sorted(blocks, key=lambda b: b.type)]
+                for name, blocks in sorted(containers.items())
+            }
+            for uid, containers in sorted(self.assignments.items())
+        }
+
+    def checkpoint_json(self, policy_name: str) -> dict[str, Any]:
+        """The ``memory_manager_state`` document without its checksum; ``entries`` omitted when empty."""
+        doc: dict[str, Any] = {"policyName": policy_name, "machineState": {}}
+        for node_id, node in sorted(self.machine_state.items()):
+            doc["machineState"][str(node_id)] = {
+                "numberOfAssignments": node.number_of_assignments,
+                "memoryMap": {
+                    name: node.memory_map[name].to_checkpoint() for name in sorted(node.memory_map)
+                },
+                "cells": list(node.cells),
+            }
+        if self.assignments:
+            doc["entries"] = self.assignments_json()
+        return doc
+
+    @classmethod
+    def from_checkpoint_json(cls, doc: dict[str, Any]) -> MemoryState:
+        """Inverse of :meth:`checkpoint_json` (used by snapshots and restarts)."""
+        machine: dict[int, NUMANodeState] = {}
+        for key, node in (doc.get("machineState") or {}).items():
+            tables = {
+                name: MemoryTable(t["total"], t["systemReserved"], t["allocatable"], t["reserved"], t["free"])
+                for name, t in (node.get("memoryMap") or {}).items()
+            }
+            machine[int(key)] = NUMANodeState(
+                tables, list(node.get("cells") or []), int(node.get("numberOfAssignments") or 0)
+            )
+        assignments: dict[str, dict[str, list[Block]]] = {}
+        for uid, containers in (doc.get("entries") or {}).items():
+            assignments[uid] = {
+                name: [Block(list(b["numaAffinity"]), b["type"], int(b["size"])) for b in blocks]
+                for name, blocks in containers.items()
+            }
+        return cls(machine, assignments)
