@@ -255,7 +255,7 @@ def state_at(public_id: str, version: int | None = None) -> dict[str, Any]:
         raise NotFound(f"Scenario {public_id!r} has versions 0 to {scenario.version}, not {version}.")
     mm = engine_at(scenario, version)
     events = list(scenario.events.filter(version__gte=1, version__lte=version).order_by("version"))
-    assignments = mm.assignments()
+    assignments = assignments_view(mm)
     pods = [pod_view(pod, assignments) for pod in pods_from_events(events, mm)]
     return {"version": version, "state": mm.state(), "numa_groups": mm.numa_groups(), "pods": pods}
 
@@ -359,12 +359,26 @@ def load_engine(scenario: Scenario) -> MemoryManager:
     )
 
 
+def block_view(block: dict[str, Any]) -> dict[str, Any]:
+    """A block as the scenario view shows it: ``numa_affinity``, ``type``, ``size`` (vectors' casing)."""
+    affinity = block["numa_affinity"] if "numa_affinity" in block else block.get("numaAffinity")
+    return {"numa_affinity": affinity, "type": block["type"], "size": block["size"]}
+
+
+def assignments_view(mm: MemoryManager) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    # The engine may name the affinity as the checkpoint does (numaAffinity); the view uses snake_case.
+    return {
+        uid: {name: [block_view(block) for block in blocks] for name, blocks in containers.items()}
+        for uid, containers in mm.assignments().items()
+    }
+
+
 def store_engine(scenario: Scenario, mm: MemoryManager) -> None:
     """Refresh the cached read model and snapshot on the (locked) scenario row."""
     scenario.snapshot = mm.to_snapshot()
     scenario.state = mm.state()
     scenario.numa_groups = mm.numa_groups()
-    scenario.assignments = mm.assignments()
+    scenario.assignments = assignments_view(mm)
     if scenario.version % SNAPSHOT_EVERY == 0 and scenario.version > 0:
         ScenarioSnapshot.objects.update_or_create(
             scenario=scenario, version=scenario.version, defaults={"snapshot": scenario.snapshot}
@@ -683,7 +697,7 @@ def new_scenario_row(document: dict[str, Any], parsed: Any, mm: MemoryManager, t
         snapshot=mm.to_snapshot(),
         state=mm.state(),
         numa_groups=mm.numa_groups(),
-        assignments=mm.assignments(),
+        assignments=assignments_view(mm),
     )
 
 
