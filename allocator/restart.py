@@ -348,6 +348,16 @@ def _engine_state(machine: Mapping[int, _Node], cp: Checkpoint | None) -> Any:
     return MemoryState(nodes, assignments)
 
 
+def _has_nil_table(cp: Checkpoint) -> bool:
+    """A ``null`` memory table in the file: ``NUMANodeMap.Clone`` dereferences it."""
+    return any(
+        table is None
+        for node in (cp.machine_state or {}).values()
+        if node is not None and node.memory_map is not None
+        for table in node.memory_map.values()
+    )
+
+
 def _as_nodes(cp: Checkpoint) -> dict[int, _Node]:
     return {k: v for k, v in _clone_machine_state(cp).items() if v is not None}
 
@@ -386,6 +396,9 @@ def apply_restart(manager: Any, step: Mapping[str, Any]) -> dict[str, Any]:
     except CheckpointError as err:
         return _failure(STAGE_MEMORY_MANAGER_START, err.message, file_text)
 
+    if cp is not None and _has_nil_table(cp):
+        # restoreState's SetMachineState clones every table through its pointer.
+        return _failure(STAGE_MEMORY_MANAGER_START, NIL_POINTER_PANIC, file_text, panic=True)
     rewritten = cp is None
     restored_machine: dict[int, _Node] | None = None
     if cp is None:
