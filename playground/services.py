@@ -373,13 +373,17 @@ def assignments_view(mm: MemoryManager) -> dict[str, dict[str, list[dict[str, An
     }
 
 
-def store_engine(scenario: Scenario, mm: MemoryManager) -> None:
-    """Refresh the cached read model and snapshot on the (locked) scenario row."""
+def store_engine(scenario: Scenario, mm: MemoryManager, previous_version: int) -> None:
+    """Refresh the cached read model and snapshot on the (locked) scenario row.
+
+    A full snapshot is also kept whenever the write crossed a multiple of SNAPSHOT_EVERY, so a past
+    version never replays more than about SNAPSHOT_EVERY steps.
+    """
     scenario.snapshot = mm.to_snapshot()
     scenario.state = mm.state()
     scenario.numa_groups = mm.numa_groups()
     scenario.assignments = assignments_view(mm)
-    if scenario.version % SNAPSHOT_EVERY == 0 and scenario.version > 0:
+    if scenario.version // SNAPSHOT_EVERY > previous_version // SNAPSHOT_EVERY:
         ScenarioSnapshot.objects.update_or_create(
             scenario=scenario, version=scenario.version, defaults={"snapshot": scenario.snapshot}
         )
@@ -440,9 +444,25 @@ def prepare_step(step: Any, path: str) -> dict[str, Any]:
         return {"op": "remove", "pod_uid": uid}
     if op == "restart":
         changes = step.get("changes")
-        return {"op": "restart", "changes": changes} if changes is not None else {"op": "restart"}
+        prepared = {"op": "restart", "changes": changes} if changes is not None else {"op": "restart"}
+        validate_restart(prepared, path)
+        return prepared
     message = "expected one of admit, remove, restart"
     raise Invalid(f"Unknown op {op!r} at {path}.op.", [{"path": f"{path}.op", "message": message}])
+
+
+# Any valid machine: only the restart step's own shape is checked against it.
+_PROBE_MACHINE = {"numa_nodes": [{"id": 0, "memory": 1}]}
+
+
+def validate_restart(step: dict[str, Any], path: str) -> None:
+    """Check a restart step's ``changes`` with the scenario format's own rules; raises Invalid."""
+    try:
+        parse_scenario({"name": "probe", "machine": _PROBE_MACHINE, "steps": [step]})
+    except InputError as exc:
+        inner = exc.path.removeprefix("steps[0]") if exc.path.startswith("steps[0]") else ""
+        where = f"{path}{inner}".lstrip(".") or "changes"
+        raise invalid_input(InputError(where, exc.message), "The restart is invalid.") from None
 
 
 def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None:
@@ -595,8 +615,9 @@ def write(public_id: str, work: Callable[[Scenario, MemoryManager], list[Event]]
         scenario = lock_scenario(public_id)
         check_event_limit(scenario, adding)
         mm = load_engine(scenario)
+        previous_version = scenario.version
         events = work(scenario, mm)
-        store_engine(scenario, mm)
+        store_engine(scenario, mm, previous_version)
         scenario.save()
         version = scenario.version
         event_views = [event_view(event) for event in events]
@@ -658,10 +679,10 @@ def restart(public_id: str, token: str | None, changes: dict[str, Any] | None = 
     NotFound, Unauthorized, Forbidden, Invalid (malformed changes).
     """
     check_edit_token(get_scenario(public_id), token)
-    step = prepare_step({"op": "restart", "changes": changes}, "body")
+    step = prepare_step({"op": "restart", "changes": changes}, "")
 
     def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
-        return [apply_step(scenario, mm, step, "body")]
+        return [apply_step(scenario, mm, step, "changes")]
 
     return write(public_id, work, 1)
 
@@ -736,7 +757,7 @@ def create_scenario(document: Any) -> Created:
             if step["op"] == "admit":
                 check_pod_is_new(scenario, step["pod"], f"steps[{index}].pod")
             events.append(apply_step(scenario, mm, step, f"steps[{index}]"))
-        store_engine(scenario, mm)
+        store_engine(scenario, mm, 0)
         scenario.save()
         version = scenario.version
         transaction.on_commit(lambda: engines.put(scenario.public_id, version, mm))
@@ -799,6 +820,6 @@ def fork_scenario(public_id: str, version: int | None = None, name: str | None =
         for pod in pods:
             pod.scenario = fork
         Pod.objects.bulk_create(pods)
-        store_engine(fork, mm)
+        store_engine(fork, mm, version)
         fork.save()
     return Created(scenario=fork, edit_token=token)
