@@ -28,15 +28,27 @@ def mask_of(ids: Iterable[int]) -> int:
     return mask
 
 
+_IDS_CACHE: dict[int, tuple[int, ...]] = {}
+_IDS_CACHE_LIMIT = 1 << 16
+
+
 def ids_of(mask: int) -> list[int]:
-    """The set bits of ``mask`` in ascending order (kubelet ``BitMask.GetBits``)."""
+    """The set bits of ``mask`` in ascending order (kubelet ``BitMask.GetBits``).
+
+    Hint lists are rendered mask by mask (65,535 of them on a 16-node machine), so the bit lists
+    of masks over the low ids are cached.
+    """
+    cached = _IDS_CACHE.get(mask)
+    if cached is not None:
+        return list(cached)
     ids: list[int] = []
-    i = 0
-    while mask:
-        if mask & 1:
-            ids.append(i)
-        mask >>= 1
-        i += 1
+    rest = mask
+    while rest:
+        low = rest & -rest
+        ids.append(low.bit_length() - 1)
+        rest ^= low
+    if mask < _IDS_CACHE_LIMIT or len(_IDS_CACHE) < _IDS_CACHE_LIMIT:
+        _IDS_CACHE[mask] = tuple(ids)
     return ids
 
 

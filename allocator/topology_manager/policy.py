@@ -79,20 +79,12 @@ def iterate_all_provider_topology_hints(
 
 
 def _narrowest_hint(hints: Sequence[TopologyHint]) -> TopologyHint | None:
-    """Kubelet ``narrowestHint``: the first narrowest non-nil hint."""
-    best: TopologyHint | None = None
-    for hint in hints:
-        if hint.numa_affinity is None:
-            continue
-        if best is None:
-            best = hint
-        assert best.numa_affinity is not None
-        if hint.numa_affinity.bit_count() < best.numa_affinity.bit_count() or (
-            hint.numa_affinity.bit_count() == best.numa_affinity.bit_count()
-            and hint.numa_affinity < best.numa_affinity
-        ):
-            best = hint
-    return best
+    """Kubelet ``narrowestHint``: the narrowest non-nil hint (fewest bits, then the lowest mask)."""
+    masks = [h.numa_affinity for h in hints if h.numa_affinity is not None]
+    if not masks:
+        return None
+    best = min(masks, key=lambda m: (m.bit_count(), m))
+    return next(h for h in hints if h.numa_affinity == best)
 
 
 def max_of_min_affinity_counts(filtered_hints: Sequence[Sequence[TopologyHint]]) -> int:
