@@ -3,6 +3,10 @@ property between the fast merge and the kubelet's full permutation walk."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +18,7 @@ from allocator.topology_manager import (
     HintMerger,
     KubeletPanic,
     NUMAInfo,
+    Policy,
     PolicyOptions,
     filter_providers_hints,
     new_manager,
@@ -333,3 +338,71 @@ def test_fast_merge_equals_permutation_walk(
         filtered = filter_single_numa_hints(filtered)
     merger = HintMerger(info, filtered, policy_name, PolicyOptions(prefer_closest_numa=closest))
     assert merger.merge() == merger.merge_by_walk()
+
+
+# -- every merge the real kubelet recorded ----------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "kubelet-examples"
+
+
+def _hint_map(doc: dict[str, Any] | None) -> dict[str, list[TopologyHint] | None] | None:
+    if doc is None:
+        return None
+    return {
+        resource: None if hints is None else [TopologyHint.from_json(h) for h in hints]
+        for resource, hints in doc.items()
+    }
+
+
+def _recorded_merges(path: Path) -> list[tuple[str, list, dict, bool]]:
+    """(label, providers_hints, merged_hint, merge_admits) for every recorded merge of one file."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    cpu = "cpu-vectors" in path.parts
+    merges = []
+    for index, step in enumerate(doc.get("steps", [])):
+        expect = step.get("expect") or {}
+        if step["op"] != "admit" or "panic" in expect:
+            continue
+        entries = expect.get("container_hints") or [expect]
+        for entry in entries:
+            if entry.get("merged_hint") is None or "hints_digest" in entry:
+                continue
+            providers = [_hint_map(entry.get("hints"))]
+            if cpu:
+                providers.insert(0, _hint_map(entry.get("cpu_hints")))
+            label = f"{path.stem}[{index}]{entry.get('container', '')}"
+            merges.append((label, providers, entry["merged_hint"], entry["merge_admits"]))
+    return merges
+
+
+def _policy_of(path: Path) -> Policy:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    machine, kubelet = doc["machine"], doc["kubelet"]
+    ids = [node["id"] for node in machine["numa_nodes"]]
+    rows = machine.get("distances")
+    distances = None if rows is None else {i: row for i, row in zip(ids, rows, strict=True)}
+    return new_policy(
+        kubelet.get("topology_manager_policy", "none"),
+        ids,
+        distances,
+        kubelet.get("topology_manager_policy_options") or {},
+    )
+
+
+RECORDED = [
+    p
+    for folder in ("vectors", "cpu-vectors", "big-numa")
+    for p in sorted((EXAMPLES / folder).glob("*.json"))
+    if not p.stem.startswith("cfg-")
+]
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[f"{p.parent.name}/{p.stem}" for p in RECORDED])
+def test_merge_equals_recorded_kubelet_merges(path: Path) -> None:
+    merges = _recorded_merges(path)
+    if not merges:
+        pytest.skip("no merge recorded in full (policy none, or digests only)")
+    policy = _policy_of(path)
+    for label, providers, merged_hint, merge_admits in merges:
+        hint, admit = policy.merge(providers)
+        assert (hint.to_json(), admit) == (merged_hint, merge_admits), label
