@@ -63,6 +63,8 @@ export async function request(method, path, { body, token, contentType } = {}) {
 export const createScenario = (doc) =>
   request("POST", "/scenarios", typeof doc === "string" ? { body: doc, contentType: "application/yaml" } : { body: doc });
 export const getScenario = (id) => request("GET", `/scenarios/${encodeURIComponent(id)}`);
+export const canEditWith = (id, token) =>
+  request("GET", `/scenarios/${encodeURIComponent(id)}/access`, { token });
 export const getEvents = (id, after = 0) => request("GET", `/scenarios/${encodeURIComponent(id)}/events?after=${after}`);
 export const getStateAt = (id, version) =>
   request("GET", `/scenarios/${encodeURIComponent(id)}/state?version=${encodeURIComponent(version)}`);

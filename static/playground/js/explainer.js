@@ -49,11 +49,23 @@ function hintsBlock(hints, merged, width, policy) {
         "The topology manager reads that as 'no preference'; the allocation decides.",
     });
   }
+  const table = (subset) =>
+    h(
+      "table",
+      { class: "hints" },
+      h("thead", {}, h("tr", {}, ["resource", "mask", "NUMA nodes", "preferred"].map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, hintRows(subset, merged, width)),
+    );
+  const total = Object.values(hints).reduce((n, list) => n + (list || []).length, 0);
+  if (total <= 8) return table(hints);
+  // Large machines give hundreds of masks: lead with the preferred ones and the merged one.
+  const keep = (hint) => hint.preferred || (merged && sameMask(hint.numa_affinity, merged.numa_affinity));
+  const short = Object.fromEntries(Object.entries(hints).map(([r, list]) => [r, (list || []).filter(keep)]));
   return h(
-    "table",
-    { class: "hints" },
-    h("thead", {}, h("tr", {}, ["resource", "mask", "NUMA nodes", "preferred"].map((t) => h("th", { scope: "col", text: t })))),
-    h("tbody", {}, hintRows(hints, merged, width)),
+    "div",
+    {},
+    table(short),
+    h("details", {}, h("summary", { class: "small-text", text: `All ${total} hints` }), table(hints)),
   );
 }
 

@@ -41,12 +41,18 @@ export function containerRow(kind, values = {}) {
   row.append(
     h(
       "div",
-      { class: "row" },
-      h("div", { class: "field" }, h("label", { for: `${id}-kind`, text: "kind" }), kindSelect),
-      h("div", { class: "field", style: "flex:0 0 auto" },
-        h("button", { type: "button", class: "danger small", "aria-label": "Remove this container", text: "Remove", onclick: () => row.remove() })),
+      { class: "row-head" },
+      h("label", { for: `${id}-kind`, class: "visually-hidden", text: "kind" }),
+      kindSelect,
+      h("button", {
+        type: "button",
+        class: "danger small",
+        "aria-label": "Remove this container",
+        text: "Remove",
+        onclick: () => row.remove(),
+      }),
     ),
-    h("div", { class: "row" }, fields),
+    h("div", { class: "fields" }, fields),
   );
   return row;
 }

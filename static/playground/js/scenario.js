@@ -4,6 +4,7 @@
 
 import {
   ApiError,
+  canEditWith,
   deletePod,
   errorLines,
   forkScenario,
@@ -384,9 +385,21 @@ function wire() {
   });
 }
 
+/** A stored token that no longer (or never did) match this scenario makes the page read-only. */
+async function checkToken() {
+  if (!page.token) return;
+  try {
+    const { can_edit: canEditNow } = await canEditWith(scenarioId, page.token);
+    if (!canEditNow) page.token = null;
+  } catch {
+    // Offline or an older server: keep the token; a write would tell us if it is wrong.
+  }
+}
+
 async function start() {
   wire();
   render();
+  await checkToken();
   page.socket = connectScenario(scenarioId, {
     heldVersion: () => page.live.version,
     onSnapshot,
