@@ -77,7 +77,11 @@ EVICTION_SIGNALS = frozenset(
 
 # Feature gates that v1.36 locks to their default (GA): setting them to the opposite makes the
 # kubelet panic while defaulting its configuration.
-LOCKED_FEATURE_GATES: dict[str, bool] = {"TopologyManagerPolicyOptions": True}
+LOCKED_FEATURE_GATES: dict[str, bool] = {
+    # Both went GA in v1.32 and are locked to true (the first is pinned by err-locked-feature-gate).
+    "TopologyManagerPolicyOptions": True,
+    "MemoryManager": True,
+}
 
 # cmd/kubelet/app.parseResourceList: the resources kube/system reserved may name.
 RESERVABLE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pid")
