@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from allocator.errors import InputError
-from allocator.quantities import Quantity, quantity_from_json
+from allocator.quantities import Quantity, cached_quantity, quantity_from_json
 
 __all__ = [
     "QOS_BEST_EFFORT",
@@ -76,6 +76,9 @@ class Pod:
     pod_limits: dict[str, Quantity] | None = None
     status_qos_class: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Filled in by parse_pod (the QoS class is read on every hint and allocate call).
+    qos: str = ""
+    pod_level_resources: bool = False
 
     @property
     def all_containers(self) -> tuple[Container, ...]:
@@ -91,20 +94,24 @@ class Pod:
     @property
     def has_pod_level_resources(self) -> bool:
         """``resourcehelper.IsPodLevelResourcesSet``: spec.resources names cpu or memory."""
-        for resources in (self.pod_requests, self.pod_limits):
-            if resources and any(name in _POD_LEVEL_RESOURCES for name in resources):
-                return True
-        return False
+        return self.pod_level_resources or _pod_level_resources_set(self)
 
     @property
     def qos_class(self) -> str:
-        return qos_class(self)
+        return self.qos or qos_class(self)
 
 
-def _sum_positive(target: dict[str, Fraction], resources: dict[str, Quantity]) -> None:
+def _pod_level_resources_set(pod: Pod) -> bool:
+    for resources in (pod.pod_requests, pod.pod_limits):
+        if resources and any(name in _POD_LEVEL_RESOURCES for name in resources):
+            return True
+    return False
+
+
+def _sum_positive(target: dict[str, int | Fraction], resources: dict[str, Quantity]) -> None:
     for name, quantity in resources.items():
         if name in _QOS_RESOURCES and quantity.value > 0:
-            target[name] = target.get(name, Fraction(0)) + quantity.value
+            target[name] = target.get(name, 0) + quantity.value
 
 
 def qos_class(pod: Pod) -> str:
@@ -115,8 +122,8 @@ def qos_class(pod: Pod) -> str:
     """
     if pod.status_qos_class:
         return pod.status_qos_class
-    requests: dict[str, Fraction] = {}
-    limits: dict[str, Fraction] = {}
+    requests: dict[str, int | Fraction] = {}
+    limits: dict[str, int | Fraction] = {}
     guaranteed = True
     if pod.pod_requests is not None or pod.pod_limits is not None:
         _sum_positive(requests, pod.pod_requests or {})
@@ -165,7 +172,14 @@ def _resource_list(doc: dict[str, Any] | None, key: str, path: str) -> dict[str,
     values = _optional_dict(doc, key, path)
     if values is None:
         return {}
-    return {str(name): quantity_from_json(q, f"{path}.{key}.{name}") for name, q in values.items()}
+    out: dict[str, Quantity] = {}
+    for name, value in values.items():
+        # Fast path: an exact quantity string seen before; anything else goes the careful way.
+        quantity = cached_quantity(value) if type(value) is str else None
+        out[str(name)] = (
+            quantity if quantity is not None else quantity_from_json(value, f"{path}.{key}.{name}")
+        )
+    return out
 
 
 def _optional_str(doc: dict[str, Any], key: str, path: str) -> str | None:
@@ -233,7 +247,7 @@ def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
         pod_limits = _resource_list(pod_resources, "limits", f"{spec_path}.resources")
     status = _optional_dict(doc, "status", path) or {}
     status_qos = _optional_str(status, "qosClass", f"{path}.status") or ""
-    return Pod(
+    pod = Pod(
         name=name,
         namespace=namespace,
         uid=uid,
@@ -244,3 +258,7 @@ def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
         status_qos_class=status_qos,
         raw=doc,
     )
+    # Computed once here: the managers read both on every hint and allocate call.
+    object.__setattr__(pod, "qos", qos_class(pod))
+    object.__setattr__(pod, "pod_level_resources", _pod_level_resources_set(pod))
+    return pod

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from allocator.errors import InputError
 
@@ -23,6 +24,7 @@ __all__ = [
     "Quantity",
     "QuantityError",
     "as_int64",
+    "cached_quantity",
     "format_quantity",
     "parse_k8s_quantity",
     "parse_quantity",
@@ -58,9 +60,13 @@ class QuantityError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
-    """A parsed quantity: its exact value and what ``AsInt64`` would return (``None`` = fails)."""
+    """A parsed quantity: its exact value and what ``AsInt64`` would return (``None`` = fails).
 
-    value: Fraction
+    ``value`` is an ``int`` whenever the quantity is whole (cheap sums and comparisons in QoS), a
+    ``Fraction`` otherwise.
+    """
+
+    value: int | Fraction
     int64: int | None
     text: str
 
@@ -141,7 +147,35 @@ def _round_up_nano(value: Fraction) -> Fraction:
 
 
 def parse_k8s_quantity(text: str) -> Quantity:
-    """Mirror ``resource.ParseQuantity`` and record whether ``AsInt64`` would succeed."""
+    """Mirror ``resource.ParseQuantity`` and record whether ``AsInt64`` would succeed.
+
+    Results are immutable and cached: pods repeat the same few quantity strings.
+    """
+    quantity = _parse_cached(text)
+    if isinstance(quantity, QuantityError):
+        raise QuantityError(str(quantity))
+    return quantity
+
+
+def cached_quantity(text: str) -> Quantity | None:
+    """The parsed quantity for an exact quantity string, or ``None`` if it does not parse (fast path)."""
+    quantity = _parse_cached(text)
+    return None if isinstance(quantity, QuantityError) else quantity
+
+
+@lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Quantity | QuantityError:
+    try:
+        quantity = _parse(text)
+    except QuantityError as error:
+        return error
+    value = quantity.value
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return Quantity(int(value), quantity.int64, quantity.text)
+    return quantity
+
+
+def _parse(text: str) -> Quantity:
     if not text:
         raise QuantityError(
             "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"

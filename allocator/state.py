@@ -88,9 +88,13 @@ class Block:
         return Block(self.numa_affinity, self.type, self.size)
 
 
+def _block_type(block: Block) -> str:
+    return block.type
+
+
 def blocks_to_json(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks in the vectors' shape, sorted by type (Go map order is random upstream)."""
-    return [b.to_json() for b in sorted(blocks, key=lambda b: b.type)]
+    return [b.to_json() for b in sorted(blocks, key=_block_type)]
 
 
 @dataclass(slots=True)
@@ -103,8 +107,17 @@ class MemoryState:
 
     machine_state: dict[int, NUMANodeState]
     assignments: dict[str, dict[str, list[Block]]] = field(default_factory=dict)
-    # Bumped on every mutation of the machine state; lets hint calculation cache per-mask sums.
+    # Bumped on every mutation of the machine state (``touch``); lets hint calculation cache per-mask
+    # sums. Whoever edits ``machine_state`` must call ``touch`` (naming the nodes it changed, if known).
     version: int = 0
+    # Rendered JSON, cached per NUMA node and per pod and shared between callers (treat as read-only).
+    _node_views: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _pod_views: dict[str, dict[str, list[dict[str, Any]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _views: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def get_memory_blocks(self, pod_uid: str, container_name: str) -> list[Block] | None:
         """``GetMemoryBlocks``: ``None`` when the container has no entry."""
@@ -116,6 +129,8 @@ class MemoryState:
     def set_memory_blocks(self, pod_uid: str, container_name: str, blocks: list[Block]) -> None:
         """``SetMemoryBlocks``."""
         self.assignments.setdefault(pod_uid, {})[container_name] = blocks
+        self._pod_views.pop(pod_uid, None)
+        self._views.pop("entries", None)
 
     def delete(self, pod_uid: str, container_name: str) -> None:
         """``Delete``: drop the container's entry, and the pod's once it has no container left."""
@@ -125,9 +140,18 @@ class MemoryState:
         containers.pop(container_name, None)
         if not containers:
             del self.assignments[pod_uid]
+        self._pod_views.pop(pod_uid, None)
+        self._views.pop("entries", None)
 
-    def touch(self) -> None:
+    def touch(self, node_ids: list[int] | None = None) -> None:
+        """Record a machine-state change of ``node_ids`` (all nodes when ``None``)."""
         self.version += 1
+        if node_ids is None:
+            self._node_views.clear()
+        else:
+            for node_id in node_ids:
+                self._node_views.pop(node_id, None)
+        self._views.clear()
 
     def copy(self) -> MemoryState:
         return MemoryState(
@@ -141,41 +165,61 @@ class MemoryState:
 
     # -- JSON views ------------------------------------------------------------------------------
 
+    def _node_view(self, node_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """(state format, numa group, checkpoint machineState entry) of one node."""
+        view = self._node_views.get(node_id)
+        if view is None:
+            node = self.machine_state[node_id]
+            names = sorted(node.memory_map)
+            view = (
+                {name: node.memory_map[name].to_json() for name in names},
+                {"cells": sorted(node.cells), "number_of_assignments": node.number_of_assignments},
+                {
+                    "numberOfAssignments": node.number_of_assignments,
+                    "memoryMap": {name: node.memory_map[name].to_checkpoint() for name in names},
+                    "cells": list(node.cells),
+                },
+            )
+            self._node_views[node_id] = view
+        return view
+
+    def _render(self, key: str, index: int) -> dict[str, Any]:
+        hit = self._views.get(key)
+        if hit is not None and hit[0] == self.version:
+            return hit[1]
+        value = {str(node_id): self._node_view(node_id)[index] for node_id in sorted(self.machine_state)}
+        self._views[key] = (self.version, value)
+        return value
+
     def state_json(self) -> dict[str, Any]:
         """The vectors' state format: ``{"<id>": {"<resource>": {total, system_reserved, ...}}}``."""
-        return {
-            str(node_id): {name: node.memory_map[name].to_json() for name in sorted(node.memory_map)}
-            for node_id, node in sorted(self.machine_state.items())
-        }
+        return self._render("state", 0)
 
     def numa_groups_json(self) -> dict[str, Any]:
         """``{"<id>": {"cells": [...], "number_of_assignments": n}}``."""
-        return {
-            str(node_id): {"cells": sorted(node.cells), "number_of_assignments": node.number_of_assignments}
-            for node_id, node in sorted(self.machine_state.items())
-        }
+        return self._render("groups", 1)
 
     def assignments_json(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """Container blocks as checkpoint entries (camelCase keys), blocks sorted by type."""
-        return {
-            uid: {
-                name: [b.to_checkpoint() for b in sorted(blocks, key=lambda b: b.type)]
-                for name, blocks in sorted(containers.items())
-            }
-            for uid, containers in sorted(self.assignments.items())
-        }
+        hit = self._views.get("entries")
+        if hit is not None:
+            return hit[1]
+        views = self._pod_views
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for uid, containers in self.assignments.items():
+            rendered = views.get(uid)
+            if rendered is None:
+                rendered = views[uid] = {
+                    name: [b.to_checkpoint() for b in sorted(blocks, key=_block_type)]
+                    for name, blocks in containers.items()
+                }
+            out[uid] = rendered
+        self._views["entries"] = (self.version, out)
+        return out
 
     def checkpoint_json(self, policy_name: str) -> dict[str, Any]:
         """The ``memory_manager_state`` document without its checksum; ``entries`` omitted when empty."""
-        doc: dict[str, Any] = {"policyName": policy_name, "machineState": {}}
-        for node_id, node in sorted(self.machine_state.items()):
-            doc["machineState"][str(node_id)] = {
-                "numberOfAssignments": node.number_of_assignments,
-                "memoryMap": {
-                    name: node.memory_map[name].to_checkpoint() for name in sorted(node.memory_map)
-                },
-                "cells": list(node.cells),
-            }
+        doc: dict[str, Any] = {"policyName": policy_name, "machineState": self._render("machine", 2)}
         if self.assignments:
             doc["entries"] = self.assignments_json()
         return doc

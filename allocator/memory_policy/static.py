@@ -475,7 +475,7 @@ class StaticPolicy:
             blocks.append(Block(bits, resource, size))
             reusable = self.get_pod_reusable_memory(pod.uid, best.numa_affinity, resource)
             self._fill(state, bits, resource, 0 if reusable >= size else size - reusable)
-        state.touch()
+        state.touch(bits)
         self.update_pod_reusable_memory(pod, container, blocks)
         state.set_memory_blocks(pod.uid, container.name, blocks)
         self.update_init_containers_memory_blocks(state, pod, container, blocks)
@@ -560,7 +560,7 @@ class StaticPolicy:
                 table.free += give
                 table.reserved -= give
                 released -= give
-        state.touch()
+        state.touch(sorted({node_id for block in blocks for node_id in block.numa_affinity}))
 
     def get_allocatable_memory(self, state: MemoryState) -> list[Block]:
         """Kubelet ``staticPolicy.GetAllocatableMemory``: one block per node and non-empty table."""
