@@ -17,7 +17,7 @@ from allocator.pods import QOS_GUARANTEED, Pod
 from allocator.quantities import as_int64, format_quantity
 from allocator.state import MemoryState
 
-__all__ = ["Evaluation", "build_explanation"]
+__all__ = ["Evaluation", "build_explanation", "free_memory"]
 
 _MM_REASONS = {
     "failed to get the default NUMA affinity": (
@@ -91,7 +91,8 @@ def _nodes(ids: list[int] | None) -> str:
     return "NUMA nodes " + ", ".join(str(i) for i in ids)
 
 
-def _free_memory(state: MemoryState) -> int:
+def free_memory(state: MemoryState) -> int:
+    """Free regular memory over the whole machine."""
     return sum(
         node.memory_map["memory"].free for node in state.machine_state.values() if "memory" in node.memory_map
     )
@@ -109,7 +110,7 @@ def _summary(
     evaluations: list[Evaluation],
     admitted: bool,
     error: str | None,
-    state: MemoryState,
+    free: int,
     blocks: dict[str, list[dict[str, Any]]],
     requests: dict[str, dict[str, Any]],
 ) -> str:
@@ -138,7 +139,10 @@ def _summary(
             )
         return text
     last = evaluations[-1] if evaluations else None
-    who = f"container {last.container}" if last and last.container else f"pod {name}"
+    failing = last.container if last else None
+    if last and last.allocations and last.allocations[-1]["error"]:
+        failing = last.allocations[-1]["container"]
+    who = f"container {failing}" if failing else f"pod {name}"
     if error is None:
         # The Topology Manager's merge did not admit.
         merged = (last.merged_hint or {}) if last else {}
@@ -168,8 +172,8 @@ def _summary(
     detail = error.removeprefix("[memorymanager] ")
     why = next((text for key, text in _MM_REASONS.items() if detail.startswith(key)), detail)
     text = f"Pod {name} was rejected by the Memory Manager (UnexpectedAdmissionError) for {who}: {why}."
-    wanted = _total_request(requests, "memory")
-    free = _free_memory(state)
+    wanted = requests.get(failing, {}).get("memory", 0) if failing else _total_request(requests, "memory")
+    wanted = wanted if isinstance(wanted, int) else 0
     if "int64" not in detail and wanted and free >= wanted:
         text += (
             f" The machine has {format_quantity(free)} of free memory in total, enough for the "
@@ -194,7 +198,7 @@ def build_explanation(
     reason: str,
     message: str,
     error: str | None,
-    state: MemoryState,
+    free: int,
     blocks: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """The explanation record of one ``admit`` (``error`` is the Memory Manager's text, if any)."""
@@ -219,7 +223,5 @@ def build_explanation(
         "reason": reason,
         "message": message,
         "stage": stage,
-        "summary": _summary(
-            pod, qos, tm_policy, scope, evaluations, admitted, error, state, blocks, requests
-        ),
+        "summary": _summary(pod, qos, tm_policy, scope, evaluations, admitted, error, free, blocks, requests),
     }

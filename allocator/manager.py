@@ -15,11 +15,12 @@ It reproduces the call sequence the kubelet makes (and the vectors were recorded
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from allocator.errors import TOPOLOGY_AFFINITY_ERROR, UNEXPECTED_ADMISSION_ERROR, InputError
-from allocator.explain import Evaluation, build_explanation
+from allocator.explain import Evaluation, build_explanation, free_memory
 from allocator.hints import TopologyHint
 from allocator.memory_policy import AllocationError, NonePolicy, StaticPolicy, new_policy
 from allocator.metrics import Metrics
@@ -34,12 +35,34 @@ POLICY_SINGLE_NUMA_NODE = "single-numa-node"
 POLICY_NONE = "none"
 
 
-@dataclass(slots=True)
 class Outcome:
-    """What one step produced: ``result`` has exactly the vector ``expect`` keys of the op."""
+    """What one step produced: ``result`` has exactly the vector ``expect`` keys of the op.
 
-    result: dict[str, Any]
-    explanation: dict[str, Any] | None = None
+    ``explanation`` (admit steps) is built on first access from data captured at the step, so
+    callers that only need the result do not pay for it.
+    """
+
+    __slots__ = ("_explain", "_explanation", "result")
+
+    def __init__(
+        self,
+        result: dict[str, Any],
+        explanation: dict[str, Any] | None = None,
+        explain: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.result = result
+        self._explanation = explanation
+        self._explain = explain
+
+    @property
+    def explanation(self) -> dict[str, Any] | None:
+        if self._explain is not None:
+            self._explanation = self._explain()
+            self._explain = None
+        return self._explanation
+
+    def __repr__(self) -> str:
+        return f"Outcome(result={self.result!r})"
 
 
 def _hints_json(hints: dict[str, list[TopologyHint]] | None) -> dict[str, Any] | None:
@@ -274,7 +297,8 @@ class MemoryManager:
             result["state_after"] = state_after_admit
         result["numa_groups_after"] = self.numa_groups()
         result["checkpoint"] = self.checkpoint()
-        explanation = build_explanation(
+        explain = partial(
+            build_explanation,
             pod=pod,
             tm_policy=self.tm_policy_name,
             scope=self.scope,
@@ -284,10 +308,10 @@ class MemoryManager:
             reason=reason,
             message=message,
             error=None if error in (None, TOPOLOGY_AFFINITY_ERROR) else error,
-            state=self.memory_state,
+            free=free_memory(self.memory_state),
             blocks=result["containers"],
         )
-        return Outcome(result, explanation)
+        return Outcome(result, explain=explain)
 
     def _allocate_evaluation(
         self, pod: Pod, container: Container, hint: TopologyHint, evaluation: Evaluation
