@@ -25,7 +25,7 @@ from allocator.hints import TopologyHint
 from allocator.memory_policy import AllocationError, NonePolicy, StaticPolicy, new_policy
 from allocator.metrics import Metrics
 from allocator.pods import Container, Pod, parse_pod
-from allocator.state import MemoryState, blocks_to_json
+from allocator.state import Block, MemoryState, blocks_to_json
 from allocator.topology_manager import KubeletPanic, new_manager
 
 __all__ = ["MemoryManager", "Outcome"]
@@ -407,6 +407,12 @@ class MemoryManager:
             "machine": self.machine.model_dump(mode="json"),
             "kubelet": self.kubelet.model_dump(mode="json"),
             "state": self.memory_state.checkpoint_json(self.policy.name),
+            # Insertion order matters (stale sweeps release in it); JSON stores may reorder object keys.
+            "assignments": [
+                [uid, name, [[list(b.numa_affinity), b.type, b.size] for b in blocks]]
+                for uid, containers in self.memory_state.assignments.items()
+                for name, blocks in containers.items()
+            ],
             "state_version": self.memory_state.version,
             "active_pods": [pod.raw for pod in self._active.values()],
             "container_map": [[uid, name] for uid, name in self._container_map],
@@ -427,6 +433,12 @@ class MemoryManager:
         kubelet = KubeletSpec.model_validate(snapshot["kubelet"])
         manager = cls(machine, kubelet)
         state = MemoryState.from_checkpoint_json(snapshot["state"])
+        if "assignments" in snapshot:
+            state.assignments = {}
+            for uid, name, blocks in snapshot["assignments"]:
+                state.assignments.setdefault(uid, {})[name] = [
+                    Block(list(affinity), kind, int(size)) for affinity, kind, size in blocks
+                ]
         if not state.machine_state:
             state.machine_state = manager.memory_state.machine_state
         state.version = int(snapshot.get("state_version", 0))
