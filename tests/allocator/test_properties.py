@@ -35,7 +35,7 @@ POLICIES = ("none", "best-effort", "restricted", "single-numa-node")
 SCOPES = ("container", "pod")
 
 PROPERTY_SETTINGS = settings(
-    max_examples=30,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -55,12 +55,16 @@ def machines(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]], lis
     sizes = draw(st.lists(st.sampled_from(sorted(PAGE_SIZES)), unique=True, max_size=2))
     nodes, reserved = [], []
     for numa_id in ids:
-        node: dict[str, Any] = {"id": numa_id, "memory": draw(st.integers(2, 12)) * GI}
-        for size in sizes:
-            pages = draw(st.integers(0, 4 if size == "hugepages-1Gi" else 256))
-            node[size] = pages * PAGE_SIZES[size]
-        nodes.append(node)
-        reserved.append({"numa_node": numa_id, "limits": {"memory": draw(st.integers(1, 4)) * 256 * MI}})
+        # cadvisor's Node.Memory includes the hugepage pools and the reservation; what is left is
+        # the allocatable regular memory.
+        hugepages = {
+            size: draw(st.integers(0, 4 if size == "hugepages-1Gi" else 256)) * PAGE_SIZES[size]
+            for size in sizes
+        }
+        system_reserved = draw(st.integers(1, 4)) * 256 * MI
+        memory = draw(st.integers(1, 12)) * GI + system_reserved + sum(hugepages.values())
+        nodes.append({"id": numa_id, "memory": memory, **hugepages})
+        reserved.append({"numa_node": numa_id, "limits": {"memory": system_reserved}})
     return {"numa_nodes": nodes, "distances": None}, reserved, sizes
 
 
