@@ -111,6 +111,7 @@ class Browsing:
         self.contexts: list[Any] = []
         self.pages: list[Any] = []
         self.errors: list[str] = []
+        self.api_context: Any = None
 
     def new_page(self, token_for: Scenario | None = None) -> Any:
         context = self.browser.new_context(base_url=self.base_url, viewport={"width": 1400, "height": 1000})
@@ -125,10 +126,11 @@ class Browsing:
         return page
 
     def api(self) -> Any:
-        """An API client with no token of its own (Playwright's request context)."""
-        if not self.pages:
-            self.new_page()
-        return self.pages[0].request
+        """An API client with no token of its own (a page-less browser context's request API)."""
+        if self.api_context is None:
+            self.api_context = self.browser.new_context(base_url=self.base_url)
+            self.contexts.append(self.api_context)
+        return self.api_context.request
 
     def create(self, document: dict[str, Any]) -> Scenario:
         response = self.api().post("/api/v1/scenarios", data=document)

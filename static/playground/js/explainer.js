@@ -75,7 +75,11 @@ function mergedLine(merged, admits, width) {
     "div",
     { class: "merged" },
     "Merged hint: ",
-    h("code", { text: `${maskBits(merged.numa_affinity, width)} ${maskIds(merged.numa_affinity)}` }),
+    h("code", {
+      text: merged.numa_affinity
+        ? `${maskBits(merged.numa_affinity, width)} ${maskIds(merged.numa_affinity)}`
+        : "nil (no NUMA affinity)",
+    }),
     merged.preferred ? ", preferred" : ", not preferred",
     admits === undefined || admits === null ? "" : admits ? " → the policy admits it" : " → the policy rejects it",
   );

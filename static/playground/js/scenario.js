@@ -99,9 +99,7 @@ function renderHeader() {
   );
   const k = live.kubelet || {};
   const options = Object.entries(k.topology_manager_policy_options || {}).map(([key, value]) => `${key}=${value}`);
-  const reserved = (k.reserved_memory || []).map(
-    (r) => `NUMA ${r.numa_node}: ${Object.entries(r.limits || {}).map(([name, bytes]) => `${name} ${formatBytes(bytes)}`).join(", ")}`,
-  );
+  const reserved = reservedSummary(k.reserved_memory || [], Object.keys(live.state || {}).length);
   const item = (label, value) => [h("span", { text: label }), h("code", { text: value })];
   replaceChildren(
     $("#config-line"),
@@ -111,6 +109,19 @@ function renderHeader() {
     options.length ? item("options", options.join(" ")) : null,
     reserved.length ? item("reservedMemory", reserved.join(" · ")) : null,
   );
+}
+
+/** reservedMemory in a few words: "memory 1Gi on each NUMA node" when every node has the same. */
+function reservedSummary(entries, nodeCount) {
+  const describe = (r) =>
+    Object.entries(r.limits || {})
+      .map(([name, bytes]) => `${name} ${formatBytes(bytes)}`)
+      .join(", ");
+  const texts = entries.map(describe);
+  if (entries.length > 1 && entries.length === nodeCount && texts.every((text) => text === texts[0])) {
+    return [`${texts[0]} on each NUMA node`];
+  }
+  return entries.map((r, i) => `NUMA ${r.numa_node}: ${texts[i]}`);
 }
 
 function selectedPodName() {

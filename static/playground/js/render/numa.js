@@ -296,9 +296,14 @@ function renderSegment(nodeId, resource, segment, x, w, opts) {
   return block;
 }
 
+/** The longest of "label size", "label", "size" that fits the segment. */
 function shortLabel(segment, w) {
-  const text = `${segment.label} ${formatBytes(segment.bytes)}`;
-  return fit(segment.kind === "sys" ? `sys ${formatBytes(segment.bytes)}` : text, w);
+  const label = segment.kind === "sys" ? "sys" : segment.kind === "other" ? "reserved" : segment.label;
+  const size = formatBytes(segment.bytes);
+  for (const text of [`${label} ${size}`, label, size]) {
+    if (fit(text, w) === text) return text;
+  }
+  return fit(size, w);
 }
 
 /** Trim text to roughly fit a width in the picture's 11px font. */
