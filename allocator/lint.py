@@ -67,12 +67,15 @@ class Expectation:
     kube_reserved: int
     system_reserved: int
     eviction: int
+    given: bool = False  # taken from an explicit node_allocatable_reservation
 
     @property
     def total(self) -> int:
         return self.kube_reserved + self.system_reserved + self.eviction
 
     def explain(self) -> str:
+        if self.given:
+            return "as node_allocatable_reservation states it"
         if self.resource != MEMORY:
             return "hugepages are never part of kube-reserved, system-reserved or eviction"
         return (
@@ -90,7 +93,7 @@ def expectations(cfg: StartConfig) -> dict[str, Expectation] | None:
     capacity = machine_capacity(cfg.nodes)
     if cfg.node_allocatable_override is not None:
         return {
-            name: Expectation(name, 0, int(q.value), 0)
+            name: Expectation(name, 0, int(q.value), 0, given=True)
             for name, q in cfg.node_allocatable_override.items()
             if _is_memory_type(name)
         }
