@@ -104,9 +104,37 @@ def current_checkpoint_file(manager: Any) -> str:
     kept = getattr(manager, _FILE_ATTR, None)
     if kept is not None:
         text, checkpoint_at_restart = kept
-        if manager.checkpoint() == checkpoint_at_restart:
+        if _engine_checkpoint(manager) == checkpoint_at_restart:
             return text
     return manager.checkpoint_file()
+
+
+def _engine_checkpoint(manager: Any) -> dict[str, Any]:
+    """The checkpoint as the engine's state renders it (bypassing a kept-file view)."""
+    return type(manager).checkpoint(manager)  # type: ignore[no-any-return]
+
+
+def _keep_file(manager: Any, text: str | None) -> None:
+    """Record that ``text`` is on disk as the kubelet left it after a restart that did not rewrite it.
+
+    Until the state next changes (the kubelet writes the file on every change), the manager's
+    ``checkpoint()`` reports that file -- unknown fields included -- instead of its own rendering.
+    """
+    manager.__dict__.pop("checkpoint", None)
+    if text is None:
+        setattr(manager, _FILE_ATTR, None)
+        return
+    at_restart = _engine_checkpoint(manager)
+    view = checkpoint_view(text)
+    setattr(manager, _FILE_ATTR, (text, at_restart))
+
+    def checkpoint() -> dict[str, Any]:
+        current = _engine_checkpoint(manager)
+        if current == at_restart and view is not None:
+            return json.loads(json.dumps(view))
+        return current
+
+    manager.checkpoint = checkpoint
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -437,10 +465,10 @@ def apply_restart(manager: Any, step: Mapping[str, Any]) -> dict[str, Any]:
     # Blocks of pods that are no longer active are freed by the first removeStaleState.
     manager._maybe_stale = True
     if rewritten or file_text is None:
-        setattr(manager, _FILE_ATTR, None)
+        _keep_file(manager, None)
         file_after = manager.checkpoint_file()
     else:
-        setattr(manager, _FILE_ATTR, (file_text, manager.checkpoint()))
+        _keep_file(manager, file_text)
         file_after = file_text
     return {
         "started": True,

@@ -278,3 +278,20 @@ def test_restart_changes_persist() -> None:
     manager, results = _replay(doc)
     assert all(r["started"] for r in results[-2:])
     assert manager.kubelet.topology_manager_scope == "pod"
+
+
+def test_a_kept_file_is_reported_until_the_state_changes() -> None:
+    """After a restart the file stays as it was (unknown fields too) until the kubelet next writes it."""
+    doc = json.loads(_file_of_running())
+    unknown = json.dumps({**doc, "futureField": True})
+    admits = [s for s in BASE["steps"] if s["op"] == "admit"]
+    run = _running()
+    run["steps"] += [
+        {"op": "restart", "changes": {"checkpoint_file": unknown}},
+        copy.deepcopy(admits[0]),  # re-admission of a running pod: blocks exist, nothing is written
+        copy.deepcopy(admits[2]),  # a new pod: Allocate writes the file
+    ]
+    restarted, readmitted, new_pod = _replay(run)[1][-3:]
+    assert restarted["checkpoint"]["futureField"] is True
+    assert readmitted["admitted"] is True and readmitted["checkpoint"]["futureField"] is True
+    assert new_pod["admitted"] is True and "futureField" not in new_pod["checkpoint"]
