@@ -2,7 +2,7 @@
 // through the REST API; the edit token is kept in localStorage for the new scenario.
 
 import { createScenario, errorLines, saveToken } from "./api.js";
-import { $, $all, h, replaceChildren } from "./dom.js";
+import { $, $all, h, replaceChildren, s } from "./dom.js";
 import { PRESETS, presetDocument, presetFacts } from "./presets.js";
 
 function openScenario(created) {
@@ -38,6 +38,7 @@ function renderPresets() {
     return h(
       "article",
       { class: "preset", "data-preset-card": preset.id },
+      thumbnail(preset.doc),
       h("h3", { text: preset.title }),
       h("div", { class: "facts", text: presetFacts(preset) }),
       h("p", { class: "teaches", text: preset.teaches }),
@@ -45,6 +46,29 @@ function renderPresets() {
     );
   });
   replaceChildren($("#presets"), cards);
+}
+
+/** A tiny picture of the preset's machine: one box per NUMA node, a band where hugepages are. */
+function thumbnail(doc) {
+  const nodes = doc.machine.numa_nodes;
+  const perRow = Math.min(nodes.length, 4);
+  const w = 40;
+  const gap = 6;
+  const rows = Math.ceil(nodes.length / perRow);
+  const width = perRow * (w + gap) - gap;
+  const height = rows * 26 - 4;
+  const svg = s("svg", { class: "thumb", viewBox: `0 0 ${width} ${height}`, width, height, "aria-hidden": "true" });
+  nodes.forEach((node, index) => {
+    const x = (index % perRow) * (w + gap);
+    const y = Math.floor(index / perRow) * 26;
+    const huge = Object.keys(node).some((key) => key.startsWith("hugepages-"));
+    svg.append(
+      s("rect", { x, y, width: w, height: 22, rx: 3, class: "thumb-node" }),
+      huge ? s("rect", { x: x + 3, y: y + 14, width: w - 6, height: 5, class: "thumb-huge" }) : null,
+      s("text", { x: x + 4, y: y + 11, class: "thumb-label", text: `N${node.id}` }),
+    );
+  });
+  return svg;
 }
 
 // ---- machine form ----

@@ -124,8 +124,8 @@ export const PRESETS = [
     id: "init-lend",
     title: "Init containers lend memory",
     teaches:
-      "An init container's memory is handed on to the app containers once it finishes, so the pod " +
-      "reserves the larger of the two, not the sum. Sidecars keep theirs.",
+      "A 6Gi init container runs before a 4Gi app container: the app reuses the init container's " +
+      "blocks instead of adding to them, and once the pod starts only the sidecar's and the app's remain.",
     doc: {
       name: "Init containers lend memory",
       machine: { numa_nodes: nodes(2, "16Gi"), distances: twoSocketDistances },
