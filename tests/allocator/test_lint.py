@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allocator.config import check_document
 from allocator.lint import lint_document, main, reserved_memory_yaml
@@ -185,3 +187,45 @@ def test_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main([str(no_machine)]) == 2
     assert "machine" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.json")]) == 2
+
+
+_amounts = st.integers(min_value=0, max_value=4096).map(lambda mi: f"{mi}Mi")
+_entry = st.fixed_dictionaries(
+    {
+        "numa_node": st.integers(min_value=0, max_value=3),
+        "limits": st.dictionaries(
+            st.sampled_from(["memory", "hugepages-2Mi", "hugepages-1Gi"]), _amounts, max_size=3
+        ),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    reserved=st.lists(_entry, max_size=4),
+    kube=_amounts,
+    system=_amounts,
+    eviction=st.sampled_from([None, {"memory.available": "100Mi"}, {"memory.available": "5%"}, {}]),
+)
+def test_corrected_block_always_satisfies_the_sum_rule(
+    reserved: list[dict[str, Any]], kube: str, system: str, eviction: dict[str, str] | None
+) -> None:
+    kubelet: dict[str, Any] = {
+        "memory_manager_policy": "Static",
+        "kube_reserved": {"memory": kube},
+        "system_reserved": {"memory": system},
+        "reserved_memory": reserved,
+    }
+    if eviction is not None:
+        kubelet["eviction_hard"] = eviction
+    doc = {"machine": {"numa_nodes": [{"id": i, "memory": "64Gi"} for i in (0, 1, 2)]}, "kubelet": kubelet}
+    result = lint_document(doc)
+    if not result["findings"]:
+        assert result["outcome"] == "ok"
+        return
+    block = result["findings"][0]["corrected_reserved_memory"]
+    fixed = lint_document({**doc, "kubelet": {**kubelet, "reserved_memory": block}})
+    codes = {f["code"] for f in fixed["findings"]}
+    assert codes <= {"kubelet-refuses-to-start", "nothing-reserved"}
+    if "nothing-reserved" not in codes:
+        assert fixed["outcome"] == "ok", fixed
