@@ -16,6 +16,7 @@ from allocator.replay import (
     find_metrics_file,
     first_difference,
     hints_digest,
+    replay_document,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "kubelet-examples"
@@ -119,3 +120,16 @@ def test_metrics_file_is_found_in_the_sibling_metrics_folder() -> None:
     vector = EXAMPLES / "vectors" / "gen-000.json"
     assert find_metrics_file(vector, "gen-000") == EXAMPLES / "metrics" / "gen-000.metrics.json"
     assert find_metrics_file(EXAMPLES / "perf" / "perf-long-10000.json", "perf-long-10000") is None
+
+
+def test_a_pod_without_uid_is_named_by_its_name() -> None:
+    """The spec leaves the UID to the caller; replay uses the pod's name, so a remove step can name it."""
+    doc = json.loads((EXAMPLES / "vectors" / "mirror-mm-remove-container.json").read_text())
+    admit = next(step for step in doc["steps"] if step["op"] == "admit")
+    admit["pod"]["metadata"].pop("uid")
+    name = admit["pod"]["metadata"]["name"]
+    doc["steps"] = [admit, {"op": "remove", "pod_uid": name}, {"op": "remove", "pod_uid": name}]
+    outcomes = replay_document(doc)["steps"]
+    assert outcomes[0]["admitted"] is True
+    assert [outcome["removed"] for outcome in outcomes[1:]] == [True, False]
+    assert "uid" not in admit["pod"]["metadata"]  # the caller's document is left as it was

@@ -166,3 +166,12 @@ def test_usage_errors_exit_2() -> None:
     assert run_cli("frobnicate").returncode == 2
     assert run_cli("replay").returncode == 2
     assert run_cli("--help").returncode == 0
+
+
+def test_other_commands_are_dispatched() -> None:
+    state = EXAMPLES / "checkpoints" / "cp-gen-000-init.state"
+    verified = run_cli("checkpoint", "verify", state)
+    assert verified.returncode == 0, verified.stderr
+    linted = run_cli("lint", VECTOR, "--json")
+    assert linted.returncode == 0, linted.stderr
+    assert "outcome" in json.loads(linted.stdout)
