@@ -477,7 +477,9 @@ class _Decoder:
             return current  # null leaves a non-pointer scalar untouched
         if isinstance(value, _Num):
             literal = value.literal
-            if re.fullmatch(r"-?\d+", literal) and lo <= int(literal) <= hi:
+            # strconv.ParseUint takes no sign at all, not even "-0"; ParseInt takes a leading "-".
+            pattern = r"\d+" if lo == 0 else r"-?\d+"
+            if re.fullmatch(pattern, literal) and lo <= int(literal) <= hi:
                 return int(literal)
             self.save_type_error(f"number {literal}", go_type)
             return current
