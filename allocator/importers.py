@@ -431,8 +431,9 @@ class CheckpointImport:
     ``scenario`` is a scenario document: the machine and kubelet (given or inferred from the file), one
     ``admit`` step per pod of ``entries`` (a Guaranteed pod requesting exactly its blocks), then a
     ``restart`` step whose ``checkpoint_file`` is the file as the kubelet would rewrite it, so that the
-    replayed state is exactly the file's (placement included). ``problems`` lists what the kubelet would
-    object to in the file itself; ``error`` is the kubelet's start-up text for the first of them.
+    replayed state is exactly the file's (placement included). ``problems`` lists, in plain words, what does
+    not fit; ``error`` is the kubelet's own start-up error for this file, machine and configuration (the
+    text a restart step reports), or None when the kubelet would start.
     """
 
     scenario: dict[str, Any]
@@ -575,18 +576,10 @@ def import_checkpoint(
             f"{parsed_kubelet.memory_manager_policy!r}"
         )
         errors.append(restore_error(policy_mismatch(parsed_kubelet.memory_manager_policy, cp.policy_name)))
-    known = set(parsed_machine.numa_ids)
-    for numa_id in sorted(cp.machine_state or {}):
-        if numa_id not in known:
-            problems.append(f"the file describes NUMA node {numa_id}, which the machine does not have")
-    for uid, containers in (cp.entries or {}).items():
-        for ctr, blocks in (containers or {}).items():
-            for block in blocks or []:
-                missing = [n for n in (block.numa_affinity or []) if n not in known]
-                if missing:
-                    problems.append(
-                        f"pod {uid} container {ctr}: a block on NUMA node {missing[0]}, not on the machine"
-                    )
+    problems += _machine_problems(cp, parsed_machine)
+    start_error = _start_error(cp, parsed_machine, parsed_kubelet)
+    if start_error is not None:
+        errors.append(start_error)
     pods = [_pod_from_entries(uid, containers) for uid, containers in (cp.entries or {}).items()]
     steps: list[dict[str, Any]] = [{"op": "admit", "pod": pod} for pod in pods]
     steps.append(
@@ -613,6 +606,54 @@ def import_checkpoint(
         problems=problems,
         error=errors[0] if errors else None,
     )
+
+
+def _machine_problems(cp: Any, machine: MachineSpec) -> list[str]:
+    """Plain-words findings: nodes, NUMA ids and memory types the file uses that the machine lacks."""
+    problems = []
+    resources = {node.id: {"memory", *node.hugepages} for node in machine.numa_nodes}
+    for numa_id in sorted(cp.machine_state or {}):
+        if numa_id not in resources:
+            problems.append(f"the file describes NUMA node {numa_id}, which the machine does not have")
+    for uid, containers in (cp.entries or {}).items():
+        for ctr, blocks in (containers or {}).items():
+            for block in blocks or []:
+                for numa_id in block.numa_affinity or []:
+                    if numa_id not in resources:
+                        problems.append(
+                            f"pod {uid} container {ctr}: a block on NUMA node {numa_id}, not on the machine"
+                        )
+                    elif block.type not in resources[numa_id]:
+                        problems.append(
+                            f"pod {uid} container {ctr}: a {block.type} block on NUMA node {numa_id}, "
+                            f"which reports no {block.type}"
+                        )
+    return problems
+
+
+def _start_error(cp: Any, machine: MachineSpec, kubelet: KubeletSpec) -> str | None:
+    """What the kubelet says when it starts with this file, machine and configuration (None: it starts)."""
+    from allocator.errors import ConfigError
+    from allocator.manager import MemoryManager
+    from allocator.restart import NIL_POINTER_PANIC, StartError, StartPanic, has_nil_table, validate_state
+
+    try:
+        manager = MemoryManager(machine, kubelet)
+    except ConfigError as err:
+        return err.error
+    if cp.policy_name != manager.policy.name:
+        return None  # the policy-name error is reported on its own
+    if has_nil_table(cp):
+        return f"panic: {NIL_POINTER_PANIC}"
+    if manager.policy.name != "Static":
+        return None
+    try:
+        validate_state(cp, manager.policy.default_machine_state())
+    except StartError as err:
+        return err.message
+    except StartPanic as err:
+        return f"panic: {err.message}"
+    return None
 
 
 def _as_text(text: str | bytes) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "StartPanic",
     "apply_restart",
     "checkpoint_view",
+    "has_nil_table",
     "validate_state",
 ]
 
@@ -376,7 +377,7 @@ def _engine_state(machine: Mapping[int, _Node], cp: Checkpoint | None) -> Any:
     return MemoryState(nodes, assignments)
 
 
-def _has_nil_table(cp: Checkpoint) -> bool:
+def has_nil_table(cp: Checkpoint) -> bool:
     """A ``null`` memory table in the file: ``NUMANodeMap.Clone`` dereferences it."""
     return any(
         table is None
@@ -424,7 +425,7 @@ def apply_restart(manager: Any, step: Mapping[str, Any]) -> dict[str, Any]:
     except CheckpointError as err:
         return _failure(STAGE_MEMORY_MANAGER_START, err.message, file_text)
 
-    if cp is not None and _has_nil_table(cp):
+    if cp is not None and has_nil_table(cp):
         # restoreState's SetMachineState clones every table through its pointer.
         return _failure(STAGE_MEMORY_MANAGER_START, NIL_POINTER_PANIC, file_text, panic=True)
     rewritten = cp is None

@@ -354,4 +354,7 @@ def test_checkpoint_import_machine_mismatch_is_reported() -> None:
     kubelet["reserved_memory"] = [r for r in kubelet["reserved_memory"] if r["numa_node"] < 3]
     imported = import_checkpoint(text, machine=machine, kubelet=kubelet)
     assert any("NUMA node 3" in p for p in imported.problems)
+    assert imported.error is not None and imported.error.startswith("[memorymanager]")
+    last = _replay(imported.scenario)[-1]
+    assert last["started"] is False and last["error"] == imported.error
     parse_machine(imported.scenario["machine"])
