@@ -47,8 +47,6 @@ STAGE_MEMORY_MANAGER_NEW = "memory_manager_new"
 STAGE_MEMORY_MANAGER_START = "memory_manager_start"
 
 _UINT64 = 1 << 64
-# Attribute kept on the manager: the checkpoint text as it was left by a restart that did not rewrite it.
-_FILE_ATTR = "_restart_checkpoint_file"
 
 
 class StartError(Exception):
@@ -97,17 +95,8 @@ def checkpoint_view(text: str | None) -> dict[str, Any] | None:
 
 
 def current_checkpoint_file(manager: Any) -> str:
-    """The file the running memory manager last wrote.
-
-    After a restart that loaded a file without rewriting it, that file stays on disk verbatim until the
-    next state change; the manager's own rendering takes over once its state has moved on.
-    """
-    kept = getattr(manager, _FILE_ATTR, None)
-    if kept is not None:
-        text, checkpoint_at_restart = kept
-        if _engine_checkpoint(manager) == checkpoint_at_restart:
-            return text
-    return manager.checkpoint_file()
+    """The file the running memory manager last wrote (see :func:`_keep_file` for a restart's file)."""
+    return manager.checkpoint_file()  # type: ignore[no-any-return]
 
 
 def _engine_checkpoint(manager: Any) -> dict[str, Any]:
@@ -119,15 +108,15 @@ def _keep_file(manager: Any, text: str | None) -> None:
     """Record that ``text`` is on disk as the kubelet left it after a restart that did not rewrite it.
 
     Until the state next changes (the kubelet writes the file on every change), the manager's
-    ``checkpoint()`` reports that file -- unknown fields included -- instead of its own rendering.
+    ``checkpoint()`` and ``checkpoint_file()`` report that file -- its bytes, block order and unknown
+    fields included -- instead of the engine's own rendering.
     """
     manager.__dict__.pop("checkpoint", None)
+    manager.__dict__.pop("checkpoint_file", None)
     if text is None:
-        setattr(manager, _FILE_ATTR, None)
         return
     at_restart = _engine_checkpoint(manager)
     view = checkpoint_view(text)
-    setattr(manager, _FILE_ATTR, (text, at_restart))
 
     def checkpoint() -> dict[str, Any]:
         current = _engine_checkpoint(manager)
@@ -135,7 +124,13 @@ def _keep_file(manager: Any, text: str | None) -> None:
             return json.loads(json.dumps(view))
         return current
 
+    def checkpoint_file() -> str:
+        if _engine_checkpoint(manager) == at_restart:
+            return text
+        return type(manager).checkpoint_file(manager)  # type: ignore[no-any-return]
+
     manager.checkpoint = checkpoint
+    manager.checkpoint_file = checkpoint_file
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -479,9 +474,3 @@ def apply_restart(manager: Any, step: Mapping[str, Any]) -> dict[str, Any]:
         "numa_groups_after": manager.numa_groups(),
         "checkpoint": checkpoint_view(file_after),
     }
-
-
-def restart_checkpoint_file(manager: Any) -> str:
-    """The on-disk file now (what ``mm.checkpoint_file()`` would give, except right after a restart that
-    loaded a file without rewriting it)."""
-    return current_checkpoint_file(manager)
