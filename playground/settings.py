@@ -153,6 +153,9 @@ def database_from_url(url: str, directory: Path) -> dict[str, object]:
     )
 
 
+REDIS_SOCKET_TIMEOUT = 30.0
+
+
 def channel_layers(redis_url: str | None) -> dict[str, dict[str, object]]:
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -161,7 +164,14 @@ def channel_layers(redis_url: str | None) -> dict[str, dict[str, object]]:
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                # redis-py 8 defaults socket_timeout to 5 s, the same as channels-redis' BZPOPMIN wait:
+                # an idle websocket's receive then raises TimeoutError and the consumer dies
+                # (django/channels_redis#422). A read timeout well above the blocking wait fixes it.
+                "hosts": [{"address": redis_url, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
 
