@@ -142,6 +142,7 @@ def kubelet_doc_from_configuration(text: str) -> dict[str, Any]:
 
     ``apiVersion``/``kind`` may be omitted (a snippet); when present they must name a
     ``kubelet.config.k8s.io`` ``KubeletConfiguration``. Fields outside the resource managers are ignored.
+    The values are validated here: an error names the v1beta1 field and its line.
     """
     doc, lines = _load_yaml_with_lines(text, "the KubeletConfiguration")
     if not isinstance(doc, Mapping):
@@ -162,6 +163,10 @@ def kubelet_doc_from_configuration(text: str) -> dict[str, Any]:
         if camel == "reservedMemory":
             value = _reserved_memory_entries(value, lines)
         kubelet[snake] = value
+    try:
+        parse_kubelet(kubelet, "kubelet")  # validate now, so errors name the YAML field and line
+    except InputError as err:
+        raise _with_line(InputError(_translate_path(err.path), err.message), lines) from None
     return kubelet
 
 
@@ -185,12 +190,7 @@ def _reserved_memory_entries(value: Any, lines: Mapping[str, int]) -> Any:
 
 def parse_kubelet_configuration(text: str) -> KubeletSpec:
     """``KubeletConfiguration`` YAML -> :class:`KubeletSpec`; errors name the v1beta1 field and its line."""
-    _, lines = _load_yaml_with_lines(text, "the KubeletConfiguration")
-    kubelet = kubelet_doc_from_configuration(text)
-    try:
-        return parse_kubelet(kubelet, "kubelet")
-    except InputError as err:
-        raise _with_line(InputError(_translate_path(err.path), err.message), lines) from None
+    return parse_kubelet(kubelet_doc_from_configuration(text), "kubelet")
 
 
 # --------------------------------------------------------------------------------------------------------
