@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from allocator.config import validate as validate_config
 from allocator.errors import TOPOLOGY_AFFINITY_ERROR, UNEXPECTED_ADMISSION_ERROR, InputError
 from allocator.explain import Evaluation, build_explanation, free_memory
 from allocator.hints import TopologyHint
@@ -82,7 +83,8 @@ class MemoryManager:
     def __init__(self, machine: Any, kubelet: Any) -> None:
         self.machine = machine
         self.kubelet = kubelet
-        # The kubelet builds the topology manager first: its configuration errors win.
+        # topologymanager.NewManager then memorymanager.NewManager, with the kubelet's start-up texts.
+        system_reserved = validate_config(machine, kubelet)
         self.topology = new_manager(
             kubelet.topology_manager_policy,
             kubelet.topology_manager_scope,
@@ -93,16 +95,8 @@ class MemoryManager:
         self.tm_policy_name: str = self.topology.policy.name
         self._metrics = Metrics(aligned_series=self.tm_policy_name != POLICY_NONE)
         nodes = [(node.id, node.memory, dict(node.hugepages)) for node in machine.numa_nodes]
-        reserved = [(r.numa_node, dict(r.limits)) for r in kubelet.reserved_memory]
-        node_allocatable = kubelet.node_allocatable_reservation
-        if node_allocatable is None:
-            # As the vectors were driven: the node-allocatable reservation is the reserved-memory sum.
-            node_allocatable = {}
-            for _, limits in reserved:
-                for name, size in limits.items():
-                    node_allocatable[name] = node_allocatable.get(name, 0) + size
         self.policy: StaticPolicy | NonePolicy = new_policy(
-            kubelet.memory_manager_policy, nodes, node_allocatable, reserved, self._metrics
+            kubelet.memory_manager_policy, nodes, system_reserved, self._metrics
         )
         self.memory_state = MemoryState({})
         self.policy.start(self.memory_state)

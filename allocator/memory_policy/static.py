@@ -28,7 +28,6 @@ from allocator.memory_policy.base import (
 from allocator.memory_policy.none import POLICY_NONE, NonePolicy
 from allocator.metrics import Metrics
 from allocator.pods import QOS_GUARANTEED, Container, Pod
-from allocator.quantities import format_quantity
 from allocator.state import Block, MemoryState, MemoryTable, NUMANodeState
 from allocator.topology_manager import KubeletPanic
 
@@ -95,50 +94,6 @@ def get_pod_requested_resources(pod: Pod) -> dict[str, int]:
         for name, size in get_requested_resources(app).items():
             apps[name] = apps.get(name, 0) + size
     return {name: max(apps[name] + sidecars.get(name, 0), init_peak.get(name, 0)) for name in sorted(apps)}
-
-
-def get_system_reserved_memory(
-    numa_ids: Sequence[int],
-    node_allocatable_reservation: Mapping[str, int],
-    reserved_memory: Sequence[tuple[int, Mapping[str, int]]],
-) -> SystemReserved:
-    """Kubelet ``getSystemReservedMemory``: ``validateReservedMemory`` then ``convertReserved``.
-
-    Raises :class:`ConfigError` (stage ``memory_manager``) with the kubelet's texts.
-    """
-    known = set(numa_ids)
-    totals: dict[str, int] = {}
-    for numa_node, limits in reserved_memory:
-        if numa_node not in known:
-            _config_error(
-                f"the reserved memory configuration references a NUMA node {numa_node} "
-                "that does not exist on this machine"
-            )
-        for name, size in limits.items():
-            totals[name] = totals.get(name, 0) + size
-    types = set(totals)
-    types.update(
-        name for name in node_allocatable_reservation if name == "memory" or name.startswith("hugepages-")
-    )
-    for name in sorted(types):
-        expected = node_allocatable_reservation.get(name, 0)
-        total = totals.get(name, 0)
-        if expected != total:
-            _config_error(
-                f'the total amount "{format_quantity(total)}" of type "{name}" is not equal to the value '
-                f'"{format_quantity(expected)}" determined by Node Allocatable feature'
-            )
-    converted: SystemReserved = {numa_id: {} for numa_id in numa_ids}
-    for numa_node, limits in reserved_memory:
-        for name, size in limits.items():
-            converted[numa_node][name] = size
-    return converted
-
-
-def _config_error(message: str) -> None:
-    raise ConfigError(
-        MEMORY_MANAGER_STAGE, message, f"failed to run Kubelet: {message}", "kubelet.reserved_memory"
-    )
 
 
 class StaticPolicy:
@@ -575,21 +530,11 @@ class StaticPolicy:
 def new_policy(
     name: str,
     nodes: Sequence[tuple[int, int, Mapping[str, int]]],
-    node_allocatable_reservation: Mapping[str, int],
-    reserved_memory: Sequence[tuple[int, Mapping[str, int]]],
+    system_reserved: SystemReserved | None,
     metrics: Metrics | None = None,
 ) -> StaticPolicy | NonePolicy:
-    """The policy switch of kubelet ``memorymanager.NewManager``; raises :class:`ConfigError`."""
-    if name == POLICY_NONE:
+    """The policy switch of kubelet ``memorymanager.NewManager``, after ``allocator.config.validate``
+    settled the configuration (``system_reserved`` is ``None`` for the None policy)."""
+    if name == POLICY_NONE or system_reserved is None:
         return NonePolicy()
-    if name == POLICY_STATIC:
-        reserved = get_system_reserved_memory(
-            [n for n, _, _ in nodes], node_allocatable_reservation, reserved_memory
-        )
-        return StaticPolicy(nodes, reserved, metrics)
-    from allocator.topology_manager.gotext import go_quote
-
-    message = f"unknown policy: {go_quote(name)}"
-    raise ConfigError(
-        MEMORY_MANAGER_STAGE, message, f"failed to run Kubelet: {message}", "kubelet.memory_manager_policy"
-    )
+    return StaticPolicy(nodes, system_reserved, metrics)
