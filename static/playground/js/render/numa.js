@@ -337,7 +337,7 @@ function wireDistances(svg, distances) {
         const to = other.getAttribute("data-numa-id");
         const d = lookup(from, to);
         other.querySelector(".node-distance").textContent =
-          d === null ? "" : to === from ? `distance ${d} (self)` : `distance ${d} from NUMA ${from}`;
+          d === null ? "" : to === from ? `local ${d}` : `distance ${d}`;
         other.classList.toggle("hovered", to === from);
       }
     };
