@@ -369,3 +369,6 @@ def health(request: HttpRequest) -> dict[str, Any]:
         cursor.execute("SELECT 1")
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
     return {"status": "ok", "database": connection.vendor, "channel_layer": layer}
+
+
+api.add_router("", "playground.interop.router")  # kubelet interop (engineer H): import, exports, metrics
