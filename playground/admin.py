@@ -28,14 +28,15 @@ class PodInline(admin.TabularInline):
 class ScenarioAdmin(admin.ModelAdmin):
     list_display = ("public_id", "name", "version", "forked_from", "created_at", "updated_at")
     search_fields = ("public_id", "name")
-    # The token hash and the cached engine are not for editing by hand.
+    # The token hash and the read model follow from the event log: not for editing by hand.
     readonly_fields = (
         "public_id",
         "edit_token_hash",
         "version",
         "forked_from",
         "forked_from_version",
-        "snapshot",
+        "state",
+        "numa_groups",
         "created_at",
         "updated_at",
     )

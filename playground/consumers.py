@@ -8,6 +8,7 @@ order, filling a gap (two writers' broadcasts can arrive out of order) from the 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,6 +36,62 @@ def held_version(scope: dict[str, Any]) -> int | None:
         return None
 
 
+def load_view(public_id: str) -> dict[str, Any] | None:
+    """The scenario view with a host-relative share_url, or None if the scenario does not exist."""
+    try:
+        return services.scenario_view(services.get_scenario(public_id))
+    except services.NotFound:
+        return None
+
+
+class ViewCache:
+    """The newest scenario view this process has built, per watched scenario.
+
+    Broadcasts carry only the event; the view that goes with it is built here at most once per
+    version however many sockets watch the scenario, and never for a scenario nobody watches.
+    """
+
+    def __init__(self) -> None:
+        self.views: dict[str, dict[str, Any]] = {}
+        self.watchers: dict[str, int] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def watch(self, public_id: str) -> None:
+        self.watchers[public_id] = self.watchers.get(public_id, 0) + 1
+
+    def unwatch(self, public_id: str) -> None:
+        self.watchers[public_id] = self.watchers.get(public_id, 1) - 1
+        if self.watchers[public_id] <= 0:
+            for table in (self.watchers, self.views, self.locks):
+                table.pop(public_id, None)
+
+    async def fresh(self, public_id: str) -> dict[str, Any] | None:
+        view = await database_sync_to_async(load_view)(public_id)
+        self.keep(public_id, view)
+        return view
+
+    async def at_least(self, public_id: str, version: int) -> dict[str, Any] | None:
+        """A view of ``version`` or newer, built only if the cached one is older."""
+        view = self.views.get(public_id)
+        if view is not None and view["version"] >= version:
+            return view
+        async with self.locks.setdefault(public_id, asyncio.Lock()):
+            view = self.views.get(public_id)
+            if view is not None and view["version"] >= version:
+                return view
+            return await self.fresh(public_id)
+
+    def keep(self, public_id: str, view: dict[str, Any] | None) -> None:
+        if view is None or public_id not in self.watchers:
+            return
+        cached = self.views.get(public_id)
+        if cached is None or cached["version"] <= view["version"]:
+            self.views[public_id] = view
+
+
+views = ViewCache()
+
+
 class ScenarioConsumer(AsyncJsonWebsocketConsumer):
     """Read-only: clients receive snapshots and events; the only message they may send is resync."""
 
@@ -44,6 +101,8 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.public_id = self.scope["url_route"]["kwargs"]["public_id"]
         self.version = -1
+        self.base_url = base_url(self.scope)
+        views.watch(self.public_id)
         # Join before reading, so no change can fall between the snapshot and the first event.
         await self.channel_layer.group_add(services.group_name(self.public_id), self.channel_name)
         await self.accept()
@@ -51,46 +110,50 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
 
     async def disconnect(self, code: int) -> None:
+        views.unwatch(self.public_id)
         await self.channel_layer.group_discard(services.group_name(self.public_id), self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
             await self.send_snapshot()
         else:
-            await self.send_json(
-                {"type": "error", "detail": 'This socket is read-only; send {"type": "resync"}.'}
-            )
+            detail = 'This socket is read-only; the only message it takes is {"type": "resync"}.'
+            await self.send_json({"type": "error", "detail": detail})
+
+    def with_base_url(self, view: dict[str, Any]) -> dict[str, Any]:
+        return {**view, "share_url": self.base_url + view["share_url"]}
 
     async def send_snapshot(self) -> bool:
-        view = await database_sync_to_async(self.load_view)()
+        view = await views.fresh(self.public_id)
         if view is None:
             return False
         self.version = view["version"]
-        await self.send_json({"type": "snapshot", "version": view["version"], "scenario": view})
+        await self.send_json(
+            {"type": "snapshot", "version": view["version"], "scenario": self.with_base_url(view)}
+        )
         return True
-
-    def load_view(self) -> dict[str, Any] | None:
-        try:
-            scenario = services.get_scenario(self.public_id)
-        except services.NotFound:
-            return None
-        return services.scenario_view(scenario, base_url(self.scope))
 
     async def scenario_event(self, message: dict[str, Any]) -> None:
         """A committed change, from ``services.broadcast`` in any process."""
         version = message["version"]
         if version <= self.version:
             return  # already covered by the snapshot or an earlier event
+        view = await views.at_least(self.public_id, version)
+        if view is None:
+            return
+        scenario = self.with_base_url(view)
         if version > self.version + 1:
             missed = await database_sync_to_async(services.events_after)(
                 self.public_id, self.version, version - self.version - 1
             )
             for event in missed:
-                await self.send_event(event, message["scenario"])
-        await self.send_event(message["event"], message["scenario"])
+                await self.send_event(event, scenario)
+        await self.send_event(message["event"], scenario)
 
-    async def send_event(self, event: dict[str, Any], view: dict[str, Any]) -> None:
+    async def send_event(self, event: dict[str, Any], scenario: dict[str, Any]) -> None:
         if event["version"] <= self.version:
             return
         self.version = event["version"]
-        await self.send_json({"type": "event", "version": event["version"], "event": event, "scenario": view})
+        await self.send_json(
+            {"type": "event", "version": event["version"], "event": event, "scenario": scenario}
+        )

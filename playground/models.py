@@ -1,8 +1,9 @@
-"""Storage: a scenario, its append-only event log, its pods and cached engine snapshots.
+"""Storage: a scenario, its append-only event log, its pods and periodic engine snapshots.
 
 The event log is the truth: replaying its steps through the allocator gives every state. The
-``snapshot`` on ``Scenario`` (and the periodic ``ScenarioSnapshot`` rows) are caches of that replay so a
-read or a write never has to replay everything.
+``ScenarioSnapshot`` rows (``MemoryManager.to_snapshot()`` every few versions) are caches of that replay,
+so loading an engine replays only the few steps after the latest one; a write in a process that
+already holds the engine at the current version replays nothing (``services.EngineCache``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ class Scenario(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
     )
     forked_from_version = models.PositiveIntegerField(null=True, blank=True)
-    # Cache of the engine after ``version``: MemoryManager.to_snapshot() plus the derived read model.
-    snapshot = models.JSONField()
+    # The read model after ``version`` (small: one entry per NUMA node). The blocks of the pods are
+    # the checkpoint in the latest event's outcome; the engine itself is in ``ScenarioSnapshot``.
     state = models.JSONField()
     numa_groups = models.JSONField()
-    assignments = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -98,7 +98,7 @@ class Pod(models.Model):
 
 
 class ScenarioSnapshot(models.Model):
-    """The engine after a given version, kept every few versions so a past state replays little."""
+    """The engine after a given version, kept every few versions so any state replays little."""
 
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="snapshots")
     version = models.PositiveIntegerField()

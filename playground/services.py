@@ -9,9 +9,10 @@ How a write works (``admit_pods``, ``remove_pod``, ``restart``):
 1. check the edit token (constant-time compare of sha256 hashes);
 2. validate the input outside any lock;
 3. in one transaction, lock the scenario row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite runs
-   every transaction as ``BEGIN IMMEDIATE``, which takes the database write lock), load the engine
-   from the cached snapshot, apply the steps, append one event per step with ``version + 1``, update
-   the pods and the cached snapshot;
+   every transaction as ``BEGIN IMMEDIATE``, which takes the database write lock), take the engine
+   (warm in this process at the current version, else the latest snapshot plus the few events after
+   it), apply the steps, append one event per step with ``version + 1``, update the pods and the
+   small read model, and keep a snapshot every ``SNAPSHOT_EVERY`` versions;
 4. after commit, broadcast each event to the channel group ``scenario.<id>``.
 
 A rejected request raises before anything is written, so it changes nothing stored.
@@ -35,6 +36,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
 from allocator import ConfigError, InputError, MemoryManager, parse_pod, parse_scenario
@@ -43,7 +45,7 @@ from playground.models import Event, Pod, Scenario, ScenarioSnapshot
 logger = logging.getLogger(__name__)
 
 # Keep a full engine snapshot every this many versions, so a past state replays at most this many steps.
-SNAPSHOT_EVERY = 50
+SNAPSHOT_EVERY = 32
 # Engines kept warm in this process, keyed by scenario id; a version check makes them safe across processes.
 ENGINE_CACHE_SIZE = 64
 # Kubernetes object names: no path separators, no whitespace, at most 253 characters.
@@ -139,6 +141,30 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def authorize(public_id: str, token: str | None) -> None:
+    """Raises NotFound, Unauthorized (no token) or Forbidden (wrong token); reads only the token hash.
+
+    Every write checks the token again against its locked row; this is for callers that want the
+    token checked before they read the request body.
+    """
+    token_hash = (
+        Scenario.objects.filter(public_id=public_id).values_list("edit_token_hash", flat=True).first()
+    )
+    if token_hash is None:
+        raise NotFound(f"There is no scenario {public_id!r}.")
+    check_token_hash(token_hash, token)
+
+
+def check_token_hash(token_hash: str, token: str | None) -> None:
+    """Raises Unauthorized (no token) or Forbidden (a token whose hash differs; constant-time)."""
+    if not token:
+        raise Unauthorized(
+            "This change needs the scenario's edit token: send 'Authorization: Bearer <token>'."
+        )
+    if not hmac.compare_digest(hash_token(token), token_hash):
+        raise Forbidden("The edit token does not match this scenario.")
+
+
 def can_edit(scenario: Scenario, token: str | None) -> bool:
     """Whether ``token`` is this scenario's edit token (constant-time; only hashes are compared)."""
     if not token:
@@ -148,12 +174,7 @@ def can_edit(scenario: Scenario, token: str | None) -> bool:
 
 def check_edit_token(scenario: Scenario, token: str | None) -> None:
     """Raises Unauthorized (no token) or Forbidden (wrong token)."""
-    if not token:
-        raise Unauthorized(
-            "This change needs the scenario's edit token: send 'Authorization: Bearer <token>'."
-        )
-    if not can_edit(scenario, token):
-        raise Forbidden("The edit token does not match this scenario.")
+    check_token_hash(scenario.edit_token_hash, token)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -211,7 +232,7 @@ def scenario_view(
         "initial_state": scenario.initial_state,
         "state": scenario.state,
         "numa_groups": scenario.numa_groups,
-        "pods": [pod_view(pod, scenario.assignments) for pod in pods],
+        "pods": [pod_view(pod, current_assignments(scenario)) for pod in pods],
     }
 
 
@@ -244,7 +265,8 @@ def state_at(public_id: str, version: int | None = None) -> dict[str, Any]:
     """
     scenario = get_scenario(public_id)
     if version is None or version == scenario.version:
-        pods = [pod_view(pod, scenario.assignments) for pod in scenario.pods.all()]
+        assignments = current_assignments(scenario)
+        pods = [pod_view(pod, assignments) for pod in scenario.pods.all()]
         return {
             "version": scenario.version,
             "state": scenario.state,
@@ -307,8 +329,6 @@ def new_engine(document: dict[str, Any]) -> tuple[Any, MemoryManager]:
 
 def engine_at(scenario: Scenario, version: int) -> MemoryManager:
     """The engine after ``version``: the nearest snapshot at or before it, then replay the rest."""
-    if version == scenario.version:
-        return MemoryManager.from_snapshot(scenario.snapshot)
     stored = scenario.snapshots.filter(version__lte=version).order_by("-version").first()
     if stored is not None:
         mm, start = MemoryManager.from_snapshot(stored.snapshot), stored.version
@@ -317,6 +337,25 @@ def engine_at(scenario: Scenario, version: int) -> MemoryManager:
     for event in scenario.events.filter(version__gt=start, version__lte=version).order_by("version"):
         mm.apply(event.step)
     return mm
+
+
+def assignments_from_checkpoint(checkpoint: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Checkpoint entries (``numaAffinity``) as the view's blocks (``numa_affinity``)."""
+    return {
+        uid: {name: [block_view(block) for block in blocks] for name, blocks in containers.items()}
+        for uid, containers in checkpoint.get("entries", {}).items()
+    }
+
+
+def current_assignments(scenario: Scenario) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every pod's blocks after the latest version: the checkpoint the latest step left behind."""
+    if scenario.version == 0 and scenario.forked_from_id is None:
+        return {}  # a kubelet that has admitted nothing
+    outcome = scenario.events.filter(version=scenario.version).values_list("outcome", flat=True).first()
+    if isinstance(outcome, dict) and isinstance(outcome.get("checkpoint"), dict):
+        return assignments_from_checkpoint(outcome["checkpoint"])
+    # A step without a checkpoint (the kubelet would have crashed): ask the engine.
+    return assignments_view(engine_at(scenario, scenario.version))
 
 
 class EngineCache:
@@ -354,9 +393,8 @@ engines = EngineCache(ENGINE_CACHE_SIZE)
 
 
 def load_engine(scenario: Scenario) -> MemoryManager:
-    return engines.take(scenario.public_id, scenario.version) or MemoryManager.from_snapshot(
-        scenario.snapshot
-    )
+    """The engine at the scenario's current version: warm from this process, else from storage."""
+    return engines.take(scenario.public_id, scenario.version) or engine_at(scenario, scenario.version)
 
 
 def block_view(block: dict[str, Any]) -> dict[str, Any]:
@@ -374,19 +412,21 @@ def assignments_view(mm: MemoryManager) -> dict[str, dict[str, list[dict[str, An
 
 
 def store_engine(scenario: Scenario, mm: MemoryManager, previous_version: int) -> None:
-    """Refresh the cached read model and snapshot on the (locked) scenario row.
+    """Refresh the small read model on the (locked) scenario row; keep a snapshot now and then.
 
-    A full snapshot is also kept whenever the write crossed a multiple of SNAPSHOT_EVERY, so a past
-    version never replays more than about SNAPSHOT_EVERY steps.
+    A snapshot is kept whenever a write crosses a multiple of SNAPSHOT_EVERY, so loading any version
+    replays at most about SNAPSHOT_EVERY steps, and the big snapshot is not rewritten on every write.
     """
-    scenario.snapshot = mm.to_snapshot()
     scenario.state = mm.state()
     scenario.numa_groups = mm.numa_groups()
-    scenario.assignments = assignments_view(mm)
     if scenario.version // SNAPSHOT_EVERY > previous_version // SNAPSHOT_EVERY:
-        ScenarioSnapshot.objects.update_or_create(
-            scenario=scenario, version=scenario.version, defaults={"snapshot": scenario.snapshot}
-        )
+        keep_snapshot(scenario, mm)
+
+
+def keep_snapshot(scenario: Scenario, mm: MemoryManager) -> None:
+    ScenarioSnapshot.objects.update_or_create(
+        scenario=scenario, version=scenario.version, defaults={"snapshot": mm.to_snapshot()}
+    )
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -468,16 +508,18 @@ def validate_restart(step: dict[str, Any], path: str) -> None:
 def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None:
     """As the API server does: a pod name (and uid) can be used by one pod at a time; raises Conflict."""
     name, _, uid = pod_identity(pod)
-    if scenario.pods.filter(name=name).exists():
+    taken = scenario.pods.filter(Q(name=name) | Q(uid=uid)).values_list("name", flat=True).first()
+    if taken is None:
+        return
+    if taken == name:
         raise Conflict(
             f"A pod named {name!r} already exists in this scenario; delete it first or choose another name.",
             [{"path": f"{path}.metadata.name", "message": "name in use"}],
         )
-    if scenario.pods.filter(uid=uid).exists():
-        raise Conflict(
-            f"A pod with uid {uid!r} already exists in this scenario.",
-            [{"path": f"{path}.metadata.uid", "message": "uid in use"}],
-        )
+    raise Conflict(
+        f"A pod with uid {uid!r} already exists in this scenario.",
+        [{"path": f"{path}.metadata.uid", "message": "uid in use"}],
+    )
 
 
 def apply_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: str) -> Event:
@@ -569,10 +611,18 @@ def pods_from_events(events: Iterable[Event], mm: MemoryManager) -> list[Pod]:
 # --- writing ------------------------------------------------------------------------------------
 
 
+# The read-model fields a write replaces; it never needs to read them.
+CACHED_FIELDS = ("state", "numa_groups")
+
+
 def lock_scenario(public_id: str) -> Scenario:
     """The scenario row, locked for this transaction (a no-op on SQLite, where BEGIN IMMEDIATE locks)."""
     try:
-        return Scenario.objects.select_for_update().select_related("forked_from").get(public_id=public_id)
+        return (
+            Scenario.objects.select_for_update()
+            .only("id", "public_id", "version", "edit_token_hash")
+            .get(public_id=public_id)
+        )
     except Scenario.DoesNotExist:
         raise NotFound(f"There is no scenario {public_id!r}.") from None
 
@@ -583,19 +633,18 @@ def check_event_limit(scenario: Scenario, adding: int) -> None:
         raise TooLarge(f"A scenario holds at most {limit} events; fork it at an earlier version to go on.")
 
 
-def broadcast(public_id: str, events: list[dict[str, Any]], view: dict[str, Any]) -> None:
-    """Send each event with the scenario view to the websocket group; never fails the write."""
+def broadcast(public_id: str, events: list[dict[str, Any]]) -> None:
+    """Send each event to the websocket group; never fails the write.
+
+    The scenario view is not sent: each process's consumers build it once per version, and only
+    when someone is watching (``consumers.ViewCache``).
+    """
     layer = get_channel_layer()
     if layer is None:
         return
     try:
         for event in events:
-            message = {
-                "type": "scenario.event",
-                "version": event["version"],
-                "event": event,
-                "scenario": view,
-            }
+            message = {"type": "scenario.event", "version": event["version"], "event": event}
             async_to_sync(layer.group_send)(group_name(public_id), message)
     except Exception:
         # The write is committed; viewers catch up with a resync or the events endpoint.
@@ -606,24 +655,27 @@ def group_name(public_id: str) -> str:
     return f"scenario.{public_id}"
 
 
-def write(public_id: str, work: Callable[[Scenario, MemoryManager], list[Event]], adding: int) -> Applied:
+def write(
+    public_id: str, token: str | None, work: Callable[[Scenario, MemoryManager], list[Event]], adding: int
+) -> Applied:
     """Run ``work`` on the locked scenario and its engine; commit; then cache the engine and broadcast.
 
-    The caller has checked the edit token (a token never changes, so it needs no lock).
+    The edit token is checked against the locked row, so a write costs no extra query for it.
     """
     with transaction.atomic():
         scenario = lock_scenario(public_id)
+        check_token_hash(scenario.edit_token_hash, token)
         check_event_limit(scenario, adding)
         mm = load_engine(scenario)
         previous_version = scenario.version
         events = work(scenario, mm)
         store_engine(scenario, mm, previous_version)
-        scenario.save()
+        scenario.save(update_fields=[*CACHED_FIELDS, "version", "updated_at"])
         version = scenario.version
         event_views = [event_view(event) for event in events]
-        view = scenario_view(scenario)
-        transaction.on_commit(lambda: engines.put(public_id, version, mm))
-        transaction.on_commit(lambda: broadcast(public_id, event_views, view))
+        # robust: the write is committed whatever happens here; a failure is logged, not raised.
+        transaction.on_commit(lambda: engines.put(public_id, version, mm), robust=True)
+        transaction.on_commit(lambda: broadcast(public_id, event_views), robust=True)
     return Applied(version=version, outcomes=[event.outcome for event in events], events=event_views)
 
 
@@ -640,7 +692,6 @@ def admit_pods(public_id: str, token: str | None, pods: list[Any], paths: list[s
     limit = settings.PLAYGROUND_MAX_PODS_PER_REQUEST
     if len(pods) > limit:
         raise TooLarge(f"At most {limit} pods can be submitted at once; {len(pods)} were sent.")
-    check_edit_token(get_scenario(public_id), token)
     prepared = [prepare_pod(pod, path) for pod, path in zip(pods, paths, strict=True)]
 
     def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
@@ -650,7 +701,7 @@ def admit_pods(public_id: str, token: str | None, pods: list[Any], paths: list[s
             events.append(apply_step(scenario, mm, {"op": "admit", "pod": pod}, path))
         return events
 
-    return write(public_id, work, len(prepared))
+    return write(public_id, token, work, len(prepared))
 
 
 def remove_pod(public_id: str, token: str | None, name: str) -> Applied:
@@ -658,7 +709,6 @@ def remove_pod(public_id: str, token: str | None, name: str) -> Applied:
 
     Raises NotFound (scenario or pod), Unauthorized, Forbidden.
     """
-    check_edit_token(get_scenario(public_id), token)
 
     def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
         pod = scenario.pods.filter(name=name).first()
@@ -669,7 +719,7 @@ def remove_pod(public_id: str, token: str | None, name: str) -> Applied:
             )
         return [apply_step(scenario, mm, {"op": "remove", "pod_uid": pod.uid}, "pod")]
 
-    return write(public_id, work, 1)
+    return write(public_id, token, work, 1)
 
 
 def restart(public_id: str, token: str | None, changes: dict[str, Any] | None = None) -> Applied:
@@ -678,13 +728,12 @@ def restart(public_id: str, token: str | None, changes: dict[str, Any] | None = 
     The outcome says whether the kubelet started (a failed start is an outcome, not an error). Raises
     NotFound, Unauthorized, Forbidden, Invalid (malformed changes).
     """
-    check_edit_token(get_scenario(public_id), token)
     step = prepare_step({"op": "restart", "changes": changes}, "")
 
     def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
         return [apply_step(scenario, mm, step, "changes")]
 
-    return write(public_id, work, 1)
+    return write(public_id, token, work, 1)
 
 
 def new_public_id() -> str:
@@ -715,10 +764,8 @@ def new_scenario_row(document: dict[str, Any], parsed: Any, mm: MemoryManager, t
         initial_state=mm.initial_state(),
         edit_token_hash=hash_token(token),
         version=0,
-        snapshot=mm.to_snapshot(),
         state=mm.state(),
         numa_groups=mm.numa_groups(),
-        assignments=assignments_view(mm),
     )
 
 
@@ -758,9 +805,11 @@ def create_scenario(document: Any) -> Created:
                 check_pod_is_new(scenario, step["pod"], f"steps[{index}].pod")
             events.append(apply_step(scenario, mm, step, f"steps[{index}]"))
         store_engine(scenario, mm, 0)
+        if scenario.version > 0:
+            keep_snapshot(scenario, mm)  # the document's steps are never replayed again
         scenario.save()
         version = scenario.version
-        transaction.on_commit(lambda: engines.put(scenario.public_id, version, mm))
+        transaction.on_commit(lambda: engines.put(scenario.public_id, version, mm), robust=True)
     return Created(scenario=scenario, edit_token=token, outcomes=[event.outcome for event in events])
 
 
@@ -821,5 +870,6 @@ def fork_scenario(public_id: str, version: int | None = None, name: str | None =
             pod.scenario = fork
         Pod.objects.bulk_create(pods)
         store_engine(fork, mm, version)
+        keep_snapshot(fork, mm)
         fork.save()
     return Created(scenario=fork, edit_token=token)

@@ -85,22 +85,18 @@ async def test_it_fills_a_gap_from_the_event_log_and_drops_stale_events(
     public_id, token = await new_scenario()
     communicator, _ = await connect(public_id)
     await communicator.receive_json_from()
-    held: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
-    monkeypatch.setattr(services, "broadcast", lambda _id, events, view: held.append((events, view)))
+    held: list[list[dict[str, Any]]] = []
+    monkeypatch.setattr(services, "broadcast", lambda _id, events: held.append(events))
     await admit(public_id, token, "a")
     await admit(public_id, token, "b")
     layer = get_channel_layer()
     group = services.group_name(public_id)
-    (event_1,), _ = held[0]
-    (event_2,), view_2 = held[1]
-    await layer.group_send(
-        group, {"type": "scenario.event", "version": 2, "event": event_2, "scenario": view_2}
-    )
+    [event_1], [event_2] = held
+    await layer.group_send(group, {"type": "scenario.event", "version": 2, "event": event_2})
     got = [await communicator.receive_json_from(), await communicator.receive_json_from()]
     assert [(m["version"], m["event"]["pod_name"]) for m in got] == [(1, "a"), (2, "b")]
-    await layer.group_send(
-        group, {"type": "scenario.event", "version": 1, "event": event_1, "scenario": view_2}
-    )
+    assert got[0]["scenario"]["version"] == got[1]["scenario"]["version"] == 2  # the newest view
+    await layer.group_send(group, {"type": "scenario.event", "version": 1, "event": event_1})
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 

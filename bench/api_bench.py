@@ -1,0 +1,168 @@
+"""Admissions per second through the REST API: a real Daphne process on SQLite, HTTP clients in threads.
+
+Each run starts from a fresh scenario (two NUMA nodes, single-numa-node policy) and POSTs ``--pods``
+Guaranteed pods, one pod per request, from ``--clients`` concurrent keep-alive connections. The
+figure is acknowledged admissions (201) per wall-clock second; the median of ``--runs`` runs is
+reported, with every run's figure and the p50/p99 request latency.
+
+    .venv/bin/python bench/api_bench.py [--pods 500] [--runs 5] [--clients 4] [--json]
+
+The server uses its own temporary data directory (SQLite, WAL, in-memory channel layer): the
+embedded default, as ``scripts/run.sh`` starts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+DAPHNE = Path(sys.executable).with_name("daphne")
+
+SCENARIO = {
+    "name": "api bench",
+    "machine": {"numa_nodes": [{"id": 0, "memory": "512Gi"}, {"id": 1, "memory": "512Gi"}]},
+    "kubelet": {
+        "topology_manager_policy": "single-numa-node",
+        "reserved_memory": [{"numa_node": 0, "limits": {"memory": "1Gi"}}],
+    },
+}
+
+
+def pod(name: str) -> dict[str, Any]:
+    resources = {"cpu": "1", "memory": "64Mi"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "app", "resources": {"requests": resources, "limits": resources}}]},
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    env = {
+        **os.environ,
+        "PLAYGROUND_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "playground.settings",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "DEBUG"):
+        env.pop(name, None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True
+    )
+    port = free_port()
+    command = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "playground.asgi:application"]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("daphne did not start")
+
+
+def one_run(url: str, pods: int, clients: int, run: int) -> dict[str, Any]:
+    created = httpx.post(f"{url}/api/v1/scenarios", json=SCENARIO, timeout=30).json()
+    public_id, token = created["id"], created["edit_token"]
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    next_index = iter(range(pods))
+
+    def client_loop() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            while True:
+                with lock:
+                    index = next(next_index, None)
+                if index is None:
+                    return
+                started = time.perf_counter()
+                response = client.post(f"/api/v1/scenarios/{public_id}/pods", json=pod(f"r{run}-p{index}"))
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if statuses.count(201) != pods:
+        raise RuntimeError(f"run {run}: {pods - statuses.count(201)} submissions were not acknowledged")
+    latencies.sort()
+    return {
+        "admissions_per_s": pods / wall,
+        "wall_s": wall,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=500, help="submissions per run (default 500)")
+    parser.add_argument("--runs", type=int, default=5, help="runs; the median is reported (default 5)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP connections (default 4)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp:
+        process, url = start_server(Path(tmp))
+        try:
+            one_run(url, min(args.pods, 50), args.clients, -1)  # warm-up: imports, first connections
+            runs = [one_run(url, args.pods, args.clients, run) for run in range(args.runs)]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
+    rates = [run["admissions_per_s"] for run in runs]
+    result = {
+        "median_admissions_per_s": statistics.median(rates),
+        "runs": [round(rate, 1) for rate in rates],
+        "median_p50_ms": statistics.median(run["p50_ms"] for run in runs),
+        "median_p99_ms": statistics.median(run["p99_ms"] for run in runs),
+        "pods_per_run": args.pods,
+        "clients": args.clients,
+        "cpus": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['median_admissions_per_s']:.0f} admissions/s "
+            f"(median of {args.runs} runs of {args.pods} pods, "
+            f"{args.clients} clients; runs: {result['runs']}); request p50 {result['median_p50_ms']:.1f} ms, "
+            f"p99 {result['median_p99_ms']:.1f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
