@@ -510,7 +510,8 @@ def _pod_from_entries(uid: str, containers: Mapping[str, Any] | None) -> dict[st
         sizes: dict[str, int] = {}
         for block in blocks or []:
             sizes[block.type] = sizes.get(block.type, 0) + block.size
-        requests = {"cpu": "1", **{res: format_quantity(size) for res, size in sorted(sizes.items())}}
+        # A block emptied by init-container reuse would make a zero request, which QoS ignores.
+        requests = {"cpu": "1", **{res: format_quantity(size) for res, size in sorted(sizes.items()) if size}}
         resources = {"requests": dict(requests), "limits": dict(requests)}
         specs.append({"name": name, "image": "registry.k8s.io/pause:3.10", "resources": resources})
     return {
