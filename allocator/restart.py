@@ -24,7 +24,7 @@ from typing import Any
 
 from allocator.checkpoint import Block as CheckpointBlock
 from allocator.checkpoint import Checkpoint, CheckpointError, restore_checkpoint
-from allocator.errors import ConfigError
+from allocator.errors import ConfigError, InputError
 from allocator.scenario import parse_kubelet, parse_machine, parse_reserved_memory
 
 __all__ = [
@@ -396,7 +396,9 @@ def apply_restart(manager: Any, step: Mapping[str, Any]) -> dict[str, Any]:
     """
     from allocator.manager import MemoryManager
 
-    changes: Mapping[str, Any] = step.get("changes") or {}
+    changes = step.get("changes") or {}
+    if not isinstance(changes, Mapping):
+        raise InputError("changes", "expected an object")
     file_text: str | None = current_checkpoint_file(manager)
     machine, kubelet = _apply_changes(manager, changes)
     active = list(manager._active.values())
