@@ -402,8 +402,13 @@ def apply_restart(manager: Any, step: Mapping[str, Any]) -> dict[str, Any]:
     file_text: str | None = current_checkpoint_file(manager)
     machine, kubelet = _apply_changes(manager, changes)
     active = list(manager._active.values())
+    if "checkpoint_file" in changes and not isinstance(changes["checkpoint_file"], str):
+        raise InputError("changes.checkpoint_file", "expected a string (the file's exact content)")
     if "active_pods" in changes:
-        keep = set(changes["active_pods"])
+        uids = changes["active_pods"]
+        if not isinstance(uids, list) or not all(isinstance(uid, str) for uid in uids):
+            raise InputError("changes.active_pods", "expected a list of pod UIDs")
+        keep = set(uids)
         active = [pod for pod in active if pod.uid in keep]
     if changes.get("delete_checkpoint"):
         file_text = None
