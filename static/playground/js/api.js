@@ -62,6 +62,7 @@ export async function request(method, path, { body, token, contentType } = {}) {
 
 export const createScenario = (doc) =>
   request("POST", "/scenarios", typeof doc === "string" ? { body: doc, contentType: "application/yaml" } : { body: doc });
+export const importNode = (body) => request("POST", "/import", { body });
 export const getScenario = (id) => request("GET", `/scenarios/${encodeURIComponent(id)}`);
 export const canEditWith = (id, token) =>
   request("GET", `/scenarios/${encodeURIComponent(id)}/access`, { token });
@@ -72,6 +73,8 @@ export const submitPods = (id, token, body) =>
   request("POST", `/scenarios/${encodeURIComponent(id)}/pods`, { body, token });
 export const deletePod = (id, token, name) =>
   request("DELETE", `/scenarios/${encodeURIComponent(id)}/pods/${encodeURIComponent(name)}`, { token });
+export const restartKubelet = (id, token) =>
+  request("POST", `/scenarios/${encodeURIComponent(id)}/restart`, { body: {}, token });
 export const forkScenario = (id, version) =>
   request("POST", `/scenarios/${encodeURIComponent(id)}/fork`, { body: version == null ? {} : { version } });
 

@@ -121,7 +121,7 @@ function pipeline(explanation) {
   const stage = explanation.stage;
   const steps = [
     ["hints", "memory manager hints", null],
-    ["merge", `${explanation.policy} merge`, stage === "topology_manager"],
+    ["merge", explanation.policy === "none" ? "no merge (policy none)" : `${explanation.policy} merge`, stage === "topology_manager"],
     ["allocate", "memory manager Allocate", stage === "memory_manager"],
     ["result", explanation.admitted ? "admitted" : "rejected", !explanation.admitted],
   ];
@@ -168,7 +168,15 @@ function explainAdmit(event, width) {
     h(
       "p",
       { class: "small-text muted" },
-      `Pod ${x.pod} · QoS ${x.qos_class} · policy ${x.policy} · scope ${x.scope} · memory manager ${x.memory_policy}`,
+      [
+        `Pod ${x.pod}`,
+        `QoS ${x.qos_class}`,
+        `policy ${x.policy}`,
+        x.scope ? `scope ${x.scope}` : null,
+        `memory manager ${x.memory_policy}`,
+      ]
+        .filter(Boolean)
+        .join(" · "),
     ),
     requestsLine(x.requests),
     (x.evaluations || []).map((evaluation) => evaluationCard(evaluation, width, x.policy)),
@@ -198,6 +206,29 @@ export function renderExplainer(event, { width }) {
   if (event.op === "create") {
     return [head, h("p", { class: "summary", text: "The kubelet started on this machine with this configuration. Nothing is pinned yet." })];
   }
-  const outcome = event.outcome || {};
-  return [head, h("pre", { class: "small-text", text: JSON.stringify(outcome, null, 2).slice(0, 4000) })];
+  if (event.op === "restart") return [head, ...explainRestart(event.outcome || {})];
+  return [head, h("pre", { class: "small-text", text: JSON.stringify(event.outcome || {}, null, 2).slice(0, 4000) })];
+}
+
+/** A kubelet restart from its checkpoint: started, or the stage and the kubelet's error. */
+function explainRestart(outcome) {
+  if (outcome.started) {
+    return [
+      h("div", { class: "verdict ok", "data-verdict": "started" }, h("strong", { text: "Kubelet started" })),
+      h("p", {
+        class: "summary",
+        text: "The kubelet restarted from its memory_manager_state checkpoint and the memory manager started; the restored state is shown.",
+      }),
+    ];
+  }
+  const error = outcome.container_manager_error || outcome.error || "";
+  return [
+    h(
+      "div",
+      { class: "verdict bad", "data-verdict": "refused" },
+      h("span", {}, "The kubelet would not start: ", h("span", { class: "reason", text: outcome.stage || "" })),
+      error ? h("div", { class: "message", text: error }) : null,
+      outcome.panic ? h("div", { class: "message", text: "The real kubelet code panics here." }) : null,
+    ),
+  ];
 }

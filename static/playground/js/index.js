@@ -1,7 +1,7 @@
 // The start page: presets, the machine form and the paste/upload box. Creating always goes
 // through the REST API; the edit token is kept in localStorage for the new scenario.
 
-import { createScenario, errorLines, saveToken } from "./api.js";
+import { createScenario, errorLines, importNode, saveToken } from "./api.js";
 import { $, $all, h, replaceChildren, s } from "./dom.js";
 import { PRESETS, presetDocument, presetFacts } from "./presets.js";
 
@@ -230,6 +230,33 @@ async function submitDocument(event) {
   }
 }
 
+// ---- import a live node ----
+
+async function submitImport(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const status = $("#import-status");
+  clearErrors(form, $("#import-errors"));
+  const body = {};
+  for (const input of $all("[data-import]", form)) {
+    if (input.value.trim()) body[input.dataset.import] = input.value;
+  }
+  if (Object.keys(body).every((key) => key === "name")) {
+    status.className = "form-status error";
+    status.textContent = "Paste at least one of the node's files first.";
+    return;
+  }
+  status.className = "form-status";
+  status.textContent = "Importing…";
+  try {
+    openScenario(await importNode(body));
+  } catch (error) {
+    status.className = "form-status error";
+    status.textContent = error.detail || "The node was not imported.";
+    showFieldErrors(form, $("#import-errors"), error);
+  }
+}
+
 async function loadFile(event) {
   const file = event.currentTarget.files[0];
   if (file) $("#f-doc").value = await file.text();
@@ -241,4 +268,5 @@ $("#f-count").addEventListener("change", renderNodeRows);
 $("#machine-form").addEventListener("submit", submitMachine);
 $("#paste-form").addEventListener("submit", submitDocument);
 $("#f-file").addEventListener("change", loadFile);
+$("#import-form").addEventListener("submit", submitImport);
 document.body.dataset.ready = "true";

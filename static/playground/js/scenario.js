@@ -11,6 +11,7 @@ import {
   getEvents,
   getScenario,
   getStateAt,
+  restartKubelet,
   saveToken,
   submitPods,
   tokenFor,
@@ -144,6 +145,14 @@ function renderPicture() {
     : "";
 }
 
+/** Checkpoint and metrics downloads follow the version shown. */
+function renderExportLinks() {
+  for (const link of document.querySelectorAll("#export-menu a[data-versioned]")) {
+    const base = `/api/v1/scenarios/${encodeURIComponent(scenarioId)}/${link.dataset.export}`;
+    link.href = page.viewing === null ? base : `${base}?version=${page.viewing}`;
+  }
+}
+
 function renderPodList() {
   const pods = shownView().pods || [];
   const running = pods.filter((pod) => pod.status === "Running").length;
@@ -182,6 +191,7 @@ function renderExplain() {
 
 function render() {
   renderHeader();
+  renderExportLinks();
   renderPicture();
   renderPodList();
   renderTimeline();
@@ -241,7 +251,9 @@ function onSnapshot(message) {
 function onEvent(message) {
   if (message.event) mergeEvents([message.event]);
   applyScenario(message.scenario);
-  if (page.followLatest && message.event && message.event.op === "admit") page.selected = message.event.version;
+  if (page.followLatest && message.event && ["admit", "restart"].includes(message.event.op)) {
+    page.selected = message.event.version;
+  }
   render();
 }
 
@@ -335,6 +347,20 @@ async function removePod(pod) {
   }
 }
 
+async function restart() {
+  try {
+    const { outcome } = await restartKubelet(scenarioId, page.token);
+    toast(outcome && outcome.started ? "The kubelet restarted from its checkpoint." : "The kubelet would not start: see why.");
+    page.followLatest = true;
+    await travel(null);
+    await refreshAll();
+    page.selected = page.live.version;
+    render();
+  } catch (error) {
+    toast(errorLines(error).join("; "));
+  }
+}
+
 async function fork(version) {
   try {
     const created = await forkScenario(scenarioId, version);
@@ -385,6 +411,7 @@ function wire() {
   $("#fork-readonly").addEventListener("click", () => fork(page.viewing));
   $("#fork-here").addEventListener("click", () => fork(page.viewing === null ? page.live.version : page.viewing));
   $("#back-to-live").addEventListener("click", () => travel(null));
+  $("#restart-kubelet").addEventListener("click", restart);
   $("#version-slider").addEventListener("change", (e) => travel(Number(e.target.value)));
   $("#step-back").addEventListener("click", () => {
     const current = page.viewing === null ? page.live.version : page.viewing;
