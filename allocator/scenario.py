@@ -15,6 +15,7 @@ fine here: refusing it is the engine's job (:class:`allocator.errors.ConfigError
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from allocator.errors import InputError
+from allocator.pods import parse_pod
+from allocator.quantities import parse_quantity, quantity_from_json
 
 HUGEPAGES_PREFIX = "hugepages-"
 STEP_OPS = ("admit", "remove", "restart")
@@ -173,8 +176,6 @@ def _option_value(value: object, path: str) -> str:
 
 def _quantity(value: object, path: str) -> int:
     """A Kubernetes quantity (string) or an integer number of bytes, as whole non-negative bytes."""
-    from allocator.quantities import parse_quantity  # lazy: owned by the engine, imported on use
-
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InputError(path, f"expected a quantity (string or integer bytes), got {_type_name(value)}")
     return parse_quantity(value, path)
@@ -186,10 +187,6 @@ def _quantity_map(value: object, path: str) -> dict[str, int]:
 
 def _signed_value(value: object, path: str) -> int:
     """``Quantity.Value()``: any sign, fractions rounded up (``"500m"`` CPU -> 1), as the kubelet reads it."""
-    import math
-
-    from allocator.quantities import quantity_from_json
-
     return math.ceil(quantity_from_json(value, path).value)
 
 
@@ -208,8 +205,6 @@ def _string_map(value: object, path: str) -> dict[str, str]:
 
 def _parse_hugepage_name(name: str, path: str) -> None:
     """Reject ``hugepages-<size>`` keys whose size is not a positive quantity."""
-    from allocator.quantities import parse_quantity
-
     size = name[len(HUGEPAGES_PREFIX) :]
     if not size or parse_quantity(size, path) <= 0:
         raise InputError(path, f"{name!r} does not name a hugepage size")
@@ -361,9 +356,7 @@ def parse_kubelet(doc: object, path: str = "kubelet") -> KubeletSpec:
 
 
 def _parse_pod(pod: object, path: str) -> None:
-    from allocator.pods import parse_pod  # lazy: owned by the engine, imported on use
-
-    parse_pod(_object(pod, path), path)  # type: ignore[arg-type]
+    parse_pod(dict(_object(pod, path)), path)
 
 
 def _validate_changes(doc: object, path: str) -> None:
