@@ -295,3 +295,20 @@ def test_a_kept_file_is_reported_until_the_state_changes() -> None:
     assert restarted["checkpoint"]["futureField"] is True
     assert readmitted["admitted"] is True and readmitted["checkpoint"]["futureField"] is True
     assert new_pod["admitted"] is True and "futureField" not in new_pod["checkpoint"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ("x", "changes"),
+        ({"checkpoint_file": 5}, "changes.checkpoint_file"),
+        ({"active_pods": "uid-p1"}, "changes.active_pods"),
+    ],
+)
+def test_malformed_changes_are_input_errors(changes: Any, path: str) -> None:
+    from allocator.errors import InputError
+
+    manager, _ = _replay(_running())
+    with pytest.raises(InputError) as err:
+        manager.apply({"op": "restart", "changes": changes})
+    assert err.value.path == path
