@@ -18,6 +18,7 @@ histories nobody recorded:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -209,3 +210,21 @@ def test_replay_is_deterministic(doc: dict[str, Any]) -> None:
     first = replay_document(doc, metrics=True)
     assert replay_document(doc, metrics=True) == first
     assert len(first["steps"]) == len(doc["steps"])
+
+
+@PROPERTY_SETTINGS
+@given(scenarios(), st.integers(0, 10))
+def test_a_snapshot_carries_on_exactly_like_the_original(doc: dict[str, Any], split: int) -> None:
+    """The playground caches engines as JSON snapshots: a restored engine must decide identically."""
+    scenario = parse_scenario(doc)
+    original = MemoryManager.from_scenario(scenario)
+    split = min(split, len(doc["steps"]))
+    for step in doc["steps"][:split]:
+        original.apply(step)
+    snapshot = json.loads(json.dumps(original.to_snapshot()))  # as a database would store it
+    restored = MemoryManager.from_snapshot(snapshot)
+    assert restored.to_snapshot() == original.to_snapshot()
+    for step in doc["steps"][split:]:
+        assert restored.apply(step).result == original.apply(step).result
+    assert restored.to_snapshot() == original.to_snapshot()
+    assert restored.metrics() == original.metrics()
