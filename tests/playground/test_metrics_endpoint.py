@@ -158,3 +158,89 @@ def test_exposition_types_histogram_and_numa_gauges(owner: Owner) -> None:
 def test_metrics_version_out_of_range_is_404(owner: Owner) -> None:
     assert owner.client.get(f"/api/v1/scenarios/{owner.id}/metrics?version=5").status_code == 404
     assert owner.client.get(f"/api/v1/scenarios/{owner.id}/metrics?version=-1").status_code == 404
+
+
+# --- /metrics: the server itself ------------------------------------------------------------------------
+
+
+def server_samples(client: Client) -> dict[str, float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return {
+        series_key(sample.name, dict(sample.labels)): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+@pytest.mark.django_db(transaction=True)  # admissions are counted when their transaction commits
+def test_server_metrics_count_requests_admissions_and_restarts(owner: Owner) -> None:
+    client = owner.client
+    before = server_samples(client)
+
+    def delta(key: str) -> float:
+        return server_samples(client).get(key, 0.0) - before.get(key, 0.0)
+
+    owner.submit(guaranteed_pod("db", "1Gi"), guaranteed_pod("huge", "64Gi"))
+    client.post(f"/api/v1/scenarios/{owner.id}/restart", "{}", content_type="application/json", **owner.auth)
+    owner.submit(guaranteed_pod("bad", "1Gi"), token="wrong")  # 403: nothing stored, nothing counted
+    assert delta('playground_admissions_total{result="admitted"}') == 1
+    assert delta('playground_admissions_total{result="rejected"}') == 1
+    assert delta('playground_kubelet_restarts_total{result="started"}') == 1
+    # Three POSTs: two pods in one request, the restart, the refused submission.
+    assert delta('playground_http_requests_total{method="POST"}') == 3
+    assert delta('playground_http_requests_total{method="GET"}') >= 1
+
+
+def test_websocket_gauge_moves_with_connections() -> None:
+    from playground import metrics
+
+    client = Client()
+    before = server_samples(client)
+    metrics.websocket_connected()
+    metrics.websocket_connected()
+    metrics.websocket_disconnected()
+    after = server_samples(client)
+    assert after["playground_websocket_clients{}"] - before["playground_websocket_clients{}"] == 1
+    connections = "playground_websocket_connections_total{}"
+    assert after[connections] - before[connections] == 2
+
+
+def test_multiprocess_mode_sums_the_processes(
+    tmp_path: Path, python_executable: str, repo_root: Path
+) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set, /metrics adds up what every process wrote to the directory."""
+    import os
+    import subprocess
+
+    script = (
+        "import django, sys\n"
+        "django.setup()\n"
+        "from playground import metrics\n"
+        "metrics.ADMISSIONS.labels('admitted').inc(int(sys.argv[1]))\n"
+        "metrics.websocket_connected()\n"
+        "if sys.argv[2] == 'scrape':\n"
+        "    print(metrics.metrics_view(None).content.decode())\n"
+    )
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "playground.settings",
+        "PYTHONPATH": str(repo_root),
+    }
+    subprocess.run([python_executable, "-c", script, "2", "-"], env=env, check=True, cwd=repo_root)
+    done = subprocess.run(
+        [python_executable, "-c", script, "3", "scrape"],
+        env=env,
+        check=True,
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+    )
+    samples = {
+        series_key(sample.name, dict(sample.labels)): sample.value
+        for family in text_string_to_metric_families(done.stdout)
+        for sample in family.samples
+    }
+    assert samples['playground_admissions_total{result="admitted"}'] == 5
