@@ -10,5 +10,6 @@ from playground.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("metrics", include("playground.metrics")),  # the server's own Prometheus metrics (engineer H)
     path("", include("playground.page_urls")),
 ]
