@@ -75,6 +75,7 @@ export const deletePod = (id, token, name) =>
   request("DELETE", `/scenarios/${encodeURIComponent(id)}/pods/${encodeURIComponent(name)}`, { token });
 export const restartKubelet = (id, token) =>
   request("POST", `/scenarios/${encodeURIComponent(id)}/restart`, { body: {}, token });
+export const exportScenario = (id) => request("GET", `/scenarios/${encodeURIComponent(id)}/export?expect=false`);
 export const forkScenario = (id, version) =>
   request("POST", `/scenarios/${encodeURIComponent(id)}/fork`, { body: version == null ? {} : { version } });
 

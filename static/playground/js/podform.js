@@ -36,6 +36,7 @@ export function containerRow(kind, values = {}) {
         placeholder: field === "name" ? "" : field === "cpu" ? "1" : field === "memory" ? "1Gi" : "0",
         autocomplete: "off",
       }),
+      h("div", { class: "field-error", "data-error-for": field }),
     ),
   );
   row.append(
@@ -112,4 +113,48 @@ export function yamlExample(name) {
     "      limits: {cpu: \"1\", memory: 2Gi}",
     "",
   ].join("\n");
+}
+
+const CONTAINER_PATH = /^pods?(?:\[\d+\])?\.spec\.(containers|initContainers)\[(\d+)\](?:\.(.*))?$/;
+
+/** Clear the errors shown next to the pod form's fields. */
+export function clearPodErrors(form) {
+  for (const box of $all(".field-error", form)) box.textContent = "";
+  for (const input of $all("[aria-invalid]", form)) input.removeAttribute("aria-invalid");
+}
+
+/**
+ * Show each API error next to the field it names (pod name, or a container row's field, matching
+ * the order buildPod() writes containers in); returns the errors that name no field of the form.
+ */
+export function placePodErrors(form, errors) {
+  const rows = $all(".container-row", form);
+  const kindOf = (row) => $("[data-field='kind']", row).value;
+  const byList = {
+    containers: rows.filter((row) => kindOf(row) === "container"),
+    initContainers: rows.filter((row) => kindOf(row) !== "container"),
+  };
+  const unplaced = [];
+  for (const error of errors) {
+    const path = error.path || "";
+    let input = null;
+    let box = null;
+    const match = CONTAINER_PATH.exec(path);
+    if (match) {
+      const row = byList[match[1]][Number(match[2])];
+      const field = FIELDS.map(([name]) => name).find((name) => (match[3] || "").split(".").includes(name));
+      if (row) {
+        input = $(`[data-field='${field || "name"}']`, row);
+        box = $(`[data-error-for='${field || "name"}']`, row);
+      }
+    } else if (/metadata\.name$/.test(path)) {
+      input = $("#pod-name", form);
+      box = $("#pod-name-error", form);
+    }
+    if (input && box) {
+      input.setAttribute("aria-invalid", "true");
+      box.textContent = box.textContent ? `${box.textContent} ${error.message}` : error.message;
+    } else unplaced.push(error);
+  }
+  return unplaced;
 }

@@ -6,7 +6,9 @@ import {
   ApiError,
   canEditWith,
   deletePod,
+  createScenario,
   errorLines,
+  exportScenario,
   forkScenario,
   getEvents,
   getScenario,
@@ -19,7 +21,7 @@ import {
 import { $, h, replaceChildren } from "./dom.js";
 import { renderExplainer } from "./explainer.js";
 import { formatBytes } from "./format.js";
-import { resetPodForm, wirePodForm, yamlExample } from "./podform.js";
+import { clearPodErrors, placePodErrors, resetPodForm, wirePodForm, yamlExample } from "./podform.js";
 import { renderPods } from "./pods.js";
 import { renderMachine } from "./render/numa.js";
 import { connectScenario } from "./socket.js";
@@ -285,20 +287,30 @@ async function refreshAll() {
 
 // ---- writes ----
 
-function handleWriteError(error, statusBox, errorsBox) {
+function handleWriteError(error, statusBox, errorsBox, form) {
   if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
     page.token = null;
     render();
   }
   statusBox.className = "form-status error";
   statusBox.textContent = error.detail || "The request failed.";
+  if (form && error instanceof ApiError && error.errors.length) {
+    const unplaced = placePodErrors(form, error.errors);
+    if (unplaced.length < error.errors.length) statusBox.textContent = "Not submitted: see the marked field.";
+    const lines = unplaced.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message));
+    replaceChildren(errorsBox, lines.map((line) => h("li", { text: line })));
+    const first = form.querySelector("[aria-invalid='true']");
+    if (first) first.focus();
+    return;
+  }
   replaceChildren(errorsBox, errorLines(error).map((line) => h("li", { text: line })));
 }
 
-async function submit(body, statusBox, errorsBox, button) {
+async function submit(body, statusBox, errorsBox, button, form = null) {
   statusBox.className = "form-status";
   statusBox.textContent = "Submitting…";
   replaceChildren(errorsBox);
+  if (form) clearPodErrors(form);
   button.disabled = true;
   try {
     const result = await submitPods(scenarioId, page.token, body);
@@ -313,7 +325,7 @@ async function submit(body, statusBox, errorsBox, button) {
     await refreshAll();
     return true;
   } catch (error) {
-    handleWriteError(error, statusBox, errorsBox);
+    handleWriteError(error, statusBox, errorsBox, form);
     return false;
   } finally {
     button.disabled = false;
@@ -322,7 +334,7 @@ async function submit(body, statusBox, errorsBox, button) {
 
 async function submitFormPod(pod) {
   const form = $("#pod-form");
-  const ok = await submit(pod, $("#pod-status"), $("#pod-errors"), $("#pod-submit"));
+  const ok = await submit(pod, $("#pod-status"), $("#pod-errors"), $("#pod-submit"), form);
   if (ok) resetPodForm(form, (page.live.pods || []).length);
 }
 
@@ -359,6 +371,41 @@ async function restart() {
   } catch (error) {
     toast(errorLines(error).join("; "));
   }
+}
+
+/** The same machine and history under other kubelet settings, as a new scenario (policy what-if). */
+async function replayWhatIf(event) {
+  event.preventDefault();
+  const status = $("#whatif-status");
+  status.className = "form-status";
+  status.textContent = "Replaying…";
+  try {
+    const doc = await exportScenario(scenarioId);
+    delete doc.initial_state;
+    for (const step of doc.steps || []) delete step.expect;
+    const kubelet = { ...(doc.kubelet || {}) };
+    kubelet.topology_manager_policy = $("#w-policy").value;
+    kubelet.topology_manager_scope = $("#w-scope").value;
+    const options = { ...(kubelet.topology_manager_policy_options || {}) };
+    if ($("#w-prefer-closest").checked) options["prefer-closest-numa-nodes"] = "true";
+    else delete options["prefer-closest-numa-nodes"];
+    kubelet.topology_manager_policy_options = options;
+    doc.kubelet = kubelet;
+    doc.name = `${page.live.name} (what if ${kubelet.topology_manager_policy}, ${kubelet.topology_manager_scope} scope)`;
+    const created = await createScenario(doc);
+    saveToken(created.id, created.edit_token);
+    location.assign(`/s/${encodeURIComponent(created.id)}/`);
+  } catch (error) {
+    status.className = "form-status error";
+    status.textContent = errorLines(error).join("; ");
+  }
+}
+
+function presetWhatIf() {
+  const k = page.live.kubelet || {};
+  $("#w-policy").value = k.topology_manager_policy || "none";
+  $("#w-scope").value = k.topology_manager_scope || "container";
+  $("#w-prefer-closest").checked = (k.topology_manager_policy_options || {})["prefer-closest-numa-nodes"] === "true";
 }
 
 async function fork(version) {
@@ -412,6 +459,8 @@ function wire() {
   $("#fork-here").addEventListener("click", () => fork(page.viewing === null ? page.live.version : page.viewing));
   $("#back-to-live").addEventListener("click", () => travel(null));
   $("#restart-kubelet").addEventListener("click", restart);
+  $("#whatif-form").addEventListener("submit", replayWhatIf);
+  presetWhatIf();
   $("#version-slider").addEventListener("change", (e) => travel(Number(e.target.value)));
   $("#step-back").addEventListener("click", () => {
     const current = page.viewing === null ? page.live.version : page.viewing;
