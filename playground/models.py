@@ -26,6 +26,9 @@ class Scenario(models.Model):
     # sha256 hex of the edit token; the token itself is shown once and never stored.
     edit_token_hash = models.CharField(max_length=64, editable=False)
     version = models.PositiveIntegerField(default=0)
+    # {"version", "reason"} once a step crashed the kubelet or a restart failed to start it: replay
+    # stops there, so the scenario takes no further step (fork an earlier version instead).
+    stopped = models.JSONField(null=True, blank=True, default=None)
     forked_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
     )

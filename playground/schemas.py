@@ -62,11 +62,17 @@ class PodOut(BaseModel):
     pod: JSONObject
 
 
+class Stopped(BaseModel):
+    version: int
+    reason: str
+
+
 class ScenarioOut(BaseModel):
     id: str
     name: str
     version: int
     forked_from: ForkedFrom | None
+    stopped: Stopped | None = Field(None, description="Set once the kubelet crashed or failed to start")
     created_at: str
     share_url: str
     machine: JSONObject

@@ -230,6 +230,8 @@ def scenario_view(
         "machine": scenario.machine_view,
         "kubelet": scenario.kubelet_view,
         "initial_state": scenario.initial_state,
+        # null, or {"version", "reason"}: the kubelet crashed or failed to start; writes are refused.
+        "stopped": scenario.stopped,
         "state": scenario.state,
         "numa_groups": scenario.numa_groups,
         "pods": [pod_view(pod, current_assignments(scenario)) for pod in pods],
@@ -522,8 +524,31 @@ def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None
     )
 
 
+def stop_reason(op: str, outcome: dict[str, Any]) -> str | None:
+    """Why the kubelet is down after this step, if it is: it crashed, or a restart failed to start it.
+
+    ``python -m allocator replay`` stops at such a step, so the playground takes no further step either:
+    the export of any scenario replays exactly.
+    """
+    if "panic" in outcome:
+        return f"the kubelet would crash here: {outcome['panic']}"
+    if op == "restart" and outcome.get("started") is False:
+        return f"the kubelet failed to start ({outcome.get('stage')}): {outcome.get('error')}"
+    return None
+
+
+def check_running(scenario: Scenario, path: str) -> None:
+    if scenario.stopped:
+        raise Conflict(
+            f"The kubelet stopped at version {scenario.stopped['version']}: {scenario.stopped['reason']}. "
+            "Fork the scenario at an earlier version to go on.",
+            [{"path": path, "message": "the kubelet is not running"}],
+        )
+
+
 def apply_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: str) -> Event:
     """Apply one prepared step to the engine, append its event and update the pods (inside the lock)."""
+    check_running(scenario, path)
     try:
         outcome = mm.apply(step)
     except InputError as exc:
@@ -549,6 +574,8 @@ def apply_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path
         explanation=outcome.explanation,
     )
     update_pods(scenario, mm, event)
+    if (reason := stop_reason(step["op"], outcome.result)) is not None:
+        scenario.stopped = {"version": scenario.version, "reason": reason}
     return event
 
 
@@ -612,7 +639,7 @@ def pods_from_events(events: Iterable[Event], mm: MemoryManager) -> list[Pod]:
 
 
 # The read-model fields a write replaces; it never needs to read them.
-CACHED_FIELDS = ("state", "numa_groups")
+CACHED_FIELDS = ("state", "numa_groups", "stopped")
 
 
 def lock_scenario(public_id: str) -> Scenario:
@@ -620,7 +647,7 @@ def lock_scenario(public_id: str) -> Scenario:
     try:
         return (
             Scenario.objects.select_for_update()
-            .only("id", "public_id", "version", "edit_token_hash")
+            .only("id", "public_id", "version", "edit_token_hash", "stopped")
             .get(public_id=public_id)
         )
     except Scenario.DoesNotExist:
@@ -836,6 +863,9 @@ def fork_scenario(public_id: str, version: int | None = None, name: str | None =
         fork = new_scenario_row({"machine": source.machine, "kubelet": source.kubelet}, parsed, mm, token)
         fork.initial_state = source.initial_state
         fork.forked_from, fork.forked_from_version, fork.version = source, version, version
+        for event in history:
+            if (reason := stop_reason(event.op, event.outcome)) is not None:
+                fork.stopped = {"version": event.version, "reason": reason}
         fork.save()
         Event.objects.create(
             scenario=fork,

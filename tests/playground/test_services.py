@@ -222,3 +222,34 @@ def test_a_malformed_restart_names_the_field() -> None:
         services.restart(public_id, token, {"machine": {"numa_nodes": [{"id": 0, "memory": "lots"}]}})
     assert raised.value.errors[0]["path"] == "changes.machine.numa_nodes[0].memory"
     assert services.state_at(public_id)["version"] == 0
+
+
+def test_a_kubelet_that_failed_to_start_takes_no_further_step(tmp_path: Path, repo_root: Path) -> None:
+    """replay stops at a failed restart, so the scenario does too: its export still replays exactly."""
+    public_id, token = new_scenario()
+    services.admit_pods(public_id, token, [guaranteed_pod("a", "1Gi")])
+    [outcome] = services.restart(public_id, token, {"topology_manager_policy": "bogus"}).outcomes
+    assert outcome["started"] is False
+    view = services.scenario_view(services.get_scenario(public_id))
+    assert view["stopped"]["version"] == 2 and "failed to start" in view["stopped"]["reason"]
+    for write in (
+        lambda: services.admit_pods(public_id, token, [guaranteed_pod("b")]),
+        lambda: services.remove_pod(public_id, token, "a"),
+        lambda: services.restart(public_id, token),
+    ):
+        with pytest.raises(services.Conflict):
+            write()
+    assert services.state_at(public_id)["version"] == 2
+    path = tmp_path / "stopped.json"
+    path.write_text(json.dumps(services.export_scenario(public_id)))
+    command = [sys.executable, "-m", "allocator", "replay", "--check", str(path)]
+    checked = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout
+    # An earlier version goes on in a fork; a fork at the stop is stopped too.
+    earlier = services.fork_scenario(public_id, 1)
+    assert earlier.scenario.stopped is None
+    assert (
+        services.admit_pods(earlier.scenario.public_id, earlier.edit_token, [guaranteed_pod("b")]).version
+        == 2
+    )
+    assert services.fork_scenario(public_id).scenario.stopped == view["stopped"]
