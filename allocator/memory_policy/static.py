@@ -138,6 +138,9 @@ class StaticPolicy:
         self._bits: dict[int, list[int]] = {}
         self._alloc_sums: dict[str, list[int]] = {}
         self._free_sums: dict[str, tuple[int, int, list[int]]] = {}
+        self._fit_cache: dict[tuple[tuple[str, int], ...], tuple[list[int], int]] = {}
+        # Indexed by preferred (False, True), then by mask index.
+        self._hint_objects: tuple[list[TopologyHint], list[TopologyHint]] = ([], [])
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -214,62 +217,94 @@ class StaticPolicy:
             return 0
         return by_mask.get(mask, {}).get(resource, 0)
 
-    def calculate_hint_masks(
+    def _capacity_fit(self, state: MemoryState, request: Mapping[str, int]) -> tuple[list[int], int]:
+        """Indices of the masks whose allocatable memory holds ``request``, and the minimal mask size.
+
+        Allocatable memory never changes after start, so this is cached per request.
+        """
+        key = tuple(request.items())
+        hit = self._fit_cache.get(key)
+        if hit is None:
+            sums = [(self._allocatable_sums(state, r), size) for r, size in key]
+            counts = self._counts
+            fit = [i for i in range(len(self._masks)) if all(a[i] >= size for a, size in sums)]
+            min_size = min((counts[i] for i in fit), default=len(self.numa_ids))
+            if len(self._fit_cache) > 4096:
+                self._fit_cache.clear()
+            hit = self._fit_cache[key] = (fit, min_size)
+        return hit
+
+    def calculate_hint_indices(
         self, state: MemoryState, pod_uid: str, request: Mapping[str, int]
     ) -> tuple[list[int], int]:
-        """The masks ``calculateHints`` keeps (in ``IterateBitMasks`` order) and the minimal affinity size.
+        """Indices (into the ``IterateBitMasks`` order) of the masks ``calculateHints`` keeps, and the
+        minimal affinity size.
 
         A mask must hold the request in allocatable memory (that alone sets the minimal size), must
         respect NUMA groups (a grouped node is never a single-node hint; a used node joins a
         multi-node mask only when its group is exactly that mask), and must hold the request in free
         memory plus what this pod's init containers left reusable on exactly that mask.
         """
-        resources = list(request)
-        alloc = [self._allocatable_sums(state, r) for r in resources]
-        free = [self._free_sums_of(state, r) for r in resources]
-        wanted = [request[r] for r in resources]
+        fit, min_size = self._capacity_fit(state, request)
+        free = [(self._free_sums_of(state, r), size, r) for r, size in request.items()]
         pod_reusable = self.reusable.get(pod_uid)
-        checks = list(zip(alloc, free, wanted, resources, strict=True))
 
-        grouped = 0  # nodes whose cells name more than themselves
-        single_used = 0  # used nodes holding single-NUMA allocations
-        group_of_used: list[tuple[int, int]] = []  # (bit, cells mask) of used grouped nodes
+        grouped = 0  # nodes whose cells name more than themselves (never single-node hints)
+        used = 0  # nodes with assignments
+        group_members: dict[int, int] = {}  # cells mask -> the used nodes that carry it
         for node_id, node in state.machine_state.items():
             bit = 1 << node_id
-            if len(node.cells) > 1:
+            cells = node.cells
+            if len(cells) > 1:
                 grouped |= bit
             if node.number_of_assignments > 0:
-                if len(node.cells) == 1:
-                    single_used |= bit
-                else:
-                    group_of_used.append((bit, mask_of(node.cells)))
+                used |= bit
+                cells_mask = bit if len(cells) == 1 else mask_of(cells)
+                group_members[cells_mask] = group_members.get(cells_mask, 0) | bit
 
-        min_size = len(self.numa_ids)
-        kept: list[int] = []
+        masks = self._masks
         counts = self._counts
-        for i, mask in enumerate(self._masks):
-            if any(a[i] < w for a, _, w, _ in checks):
-                continue
-            count = counts[i]
-            if count < min_size:
-                min_size = count
-            if count == 1:
+        kept: list[int] = []
+        keep = kept.append
+        for i in fit:
+            mask = masks[i]
+            if counts[i] == 1:
                 if mask & grouped:
                     continue
             else:
-                if mask & single_used:
-                    continue
-                if any(mask & bit and cells != mask for bit, cells in group_of_used):
+                # Every used node of a multi-node mask must belong to exactly this group.
+                in_use = mask & used
+                if in_use and group_members.get(mask, 0) != in_use:
                     continue
             if pod_reusable is None:
-                if any(f[i] < w for _, f, w, _ in checks):
-                    continue
+                for sums, size, _ in free:
+                    if sums[i] < size:
+                        break
+                else:
+                    keep(i)
             else:
                 reusable = pod_reusable.get(mask, {})
-                if any(f[i] + reusable.get(r, 0) < w for _, f, w, r in checks):
-                    continue
-            kept.append(mask)
+                for sums, size, resource in free:
+                    if sums[i] + reusable.get(resource, 0) < size:
+                        break
+                else:
+                    keep(i)
         return kept, min_size
+
+    def calculate_hint_masks(
+        self, state: MemoryState, pod_uid: str, request: Mapping[str, int]
+    ) -> tuple[list[int], int]:
+        """The masks ``calculateHints`` keeps, in ``IterateBitMasks`` order, and the minimal affinity size."""
+        indices, min_size = self.calculate_hint_indices(state, pod_uid, request)
+        masks = self._masks
+        return [masks[i] for i in indices], min_size
+
+    def _hints_by_index(self, preferred: bool) -> list[TopologyHint]:
+        """One shared immutable hint per mask: building thousands of frozen dataclasses per call is slow."""
+        hints = self._hint_objects[preferred]
+        if not hints:
+            hints.extend(TopologyHint(mask, preferred) for mask in self._masks)
+        return hints
 
     def calculate_hints(
         self, state: MemoryState, pod_uid: str, request: Mapping[str, int]
@@ -279,10 +314,13 @@ class StaticPolicy:
         ``preferred`` marks the masks as narrow as the narrowest one that could ever hold the request
         (capacity, not availability). No feasible mask gives an empty map, not ``None``.
         """
-        masks, min_size = self.calculate_hint_masks(state, pod_uid, request)
-        if not masks or not request:
+        indices, min_size = self.calculate_hint_indices(state, pod_uid, request)
+        if not indices or not request:
             return {}
-        hints = [TopologyHint(mask, mask.bit_count() == min_size) for mask in masks]
+        preferred = self._hints_by_index(True)
+        other = self._hints_by_index(False)
+        counts = self._counts
+        hints = [preferred[i] if counts[i] == min_size else other[i] for i in indices]
         return {resource: list(hints) for resource in request}
 
     def _regenerate_hints(self, blocks: list[Block], request: Mapping[str, int]) -> ProviderHints:
