@@ -215,8 +215,90 @@ def _parse_containers(spec: dict[str, Any], key: str, path: str, init: bool) -> 
     return tuple(_parse_container(item, f"{path}.{key}[{i}]", init) for i, item in enumerate(value))
 
 
+class _Unusual(Exception):
+    """The fast decoder met something it leaves to the careful one (which names the JSON path)."""
+
+
+def _fast_resources(resources: dict[str, Any], key: str) -> dict[str, Quantity]:
+    values = resources.get(key)
+    if values is None:
+        return {}
+    if type(values) is not dict:
+        raise _Unusual
+    out: dict[str, Quantity] = {}
+    for name, value in values.items():
+        quantity = cached_quantity(value) if type(value) is str else None
+        if quantity is None:
+            raise _Unusual
+        out[name] = quantity
+    return out
+
+
+def _fast_containers(spec: dict[str, Any], key: str, init: bool) -> tuple[Container, ...]:
+    value = spec.get(key)
+    if value is None:
+        return ()
+    if type(value) is not list:
+        raise _Unusual
+    out: list[Container] = []
+    for doc in value:
+        if type(doc) is not dict:
+            raise _Unusual
+        name = doc.get("name")
+        restart_policy = doc.get("restartPolicy")
+        resources = doc.get("resources")
+        if (
+            type(name) is not str
+            or not name
+            or (restart_policy is not None and type(restart_policy) is not str)
+        ):
+            raise _Unusual
+        if resources is None:
+            requests: dict[str, Quantity] = {}
+            limits: dict[str, Quantity] = {}
+        elif type(resources) is dict:
+            requests = _fast_resources(resources, "requests")
+            limits = _fast_resources(resources, "limits")
+        else:
+            raise _Unusual
+        out.append(Container(name, requests, limits, restart_policy, init))
+    return tuple(out)
+
+
+def _fast_pod(doc: Any) -> Pod:
+    """The common case of :func:`parse_pod` without building JSON paths; :class:`_Unusual` otherwise."""
+    if type(doc) is not dict:
+        raise _Unusual
+    metadata = doc.get("metadata")
+    spec = doc.get("spec")
+    status = doc.get("status")
+    if metadata is None:
+        metadata = {}
+    if type(metadata) is not dict or type(spec) is not dict or "resources" in spec or status is not None:
+        raise _Unusual
+    name = metadata.get("name")
+    namespace = metadata.get("namespace")
+    uid = metadata.get("uid")
+    for value in (name, namespace, uid):
+        if value is not None and type(value) is not str:
+            raise _Unusual
+    containers = _fast_containers(spec, "containers", False)
+    init_containers = _fast_containers(spec, "initContainers", True)
+    if len({c.name for c in containers} | {c.name for c in init_containers}) != len(containers) + len(
+        init_containers
+    ):
+        raise _Unusual
+    pod = Pod(name or "", namespace or "", uid or "", containers, init_containers, None, None, "", doc)
+    object.__setattr__(pod, "qos", qos_class(pod))
+    return pod
+
+
 def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
     """Decode a v1 Pod JSON document; raises :class:`InputError` naming the JSON path of a problem."""
+    try:
+        return _fast_pod(pod)
+    except _Unusual:
+        pass
     doc = _expect_dict(pod, path)
     metadata = _optional_dict(doc, "metadata", path) or {}
     spec = _optional_dict(doc, "spec", path)

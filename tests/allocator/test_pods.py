@@ -187,3 +187,30 @@ def test_malformed_pods_name_the_json_path(doc: Any, path: str) -> None:
 )
 def test_managed_resources(name: str, managed: bool) -> None:
     assert is_managed_resource(name) is managed
+
+
+def test_the_fast_decoder_agrees_with_the_careful_one_on_every_example_pod(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    from pathlib import Path
+
+    import allocator.pods as pods
+
+    examples = Path(__file__).resolve().parents[1] / "data" / "kubelet-examples" / "vectors"
+    docs = [
+        step["pod"]
+        for path in sorted(examples.glob("*.json"))
+        for step in json.loads(path.read_text())["steps"]
+        if step["op"] == "admit"
+    ]
+    fast = [parse_pod(doc) for doc in docs]
+
+    def unusual(doc: Any) -> pods.Pod:
+        raise pods._Unusual
+
+    monkeypatch.setattr(pods, "_fast_pod", unusual)
+    careful = [parse_pod(doc) for doc in docs]
+    assert len(docs) > 100
+    assert fast == careful
+    assert [p.qos_class for p in fast] == [p.qos_class for p in careful]
