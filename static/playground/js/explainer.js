@@ -186,6 +186,20 @@ function explainAdmit(event, width) {
 /** Without an explanation record: the raw replay outcome. */
 function explainOutcome(event, width) {
   const o = event.outcome || {};
+  if ("panic" in o) {
+    return [
+      h(
+        "div",
+        { class: "verdict bad", "data-verdict": "panic" },
+        h("strong", { text: "The real kubelet crashes here." }),
+        h("div", { class: "message", text: String(o.panic) }),
+      ),
+      h("p", {
+        class: "summary",
+        text: "This is an upstream bug the playground reproduces instead of crashing: the kubelet code panics on this step.",
+      }),
+    ];
+  }
   const parts = [verdictBox(o.admitted, o.reason, o.message)];
   if (o.container_hints) {
     for (const entry of o.container_hints) parts.push(evaluationCard(entry, width, null));

@@ -135,6 +135,7 @@ function selectedPodName() {
 function renderPicture() {
   const view = shownView();
   const svg = renderMachine(view, {
+    width: $("#picture").clientWidth,
     selectedPod: selectedPodName(),
     onSelectPod: (name) => selectPod(view.pods.find((pod) => pod.name === name)),
   });
@@ -181,8 +182,10 @@ function renderTimeline() {
   $("#step-forward").disabled = viewing >= page.live.version;
   $("#viewing-badge").textContent = page.viewing === null ? "live" : `viewing v${page.viewing}`;
   replaceChildren($("#events"), renderEvents(page.events, { viewing, selected: page.selected, onPick: pickEvent }));
+  // Scroll the list itself (never the page) so the version shown is in view.
+  const list = $("#events");
   const current = $("#events .event.current");
-  if (current && page.viewing === null) current.scrollIntoView({ block: "nearest" });
+  if (current) list.scrollTop = Math.max(0, current.offsetTop - list.clientHeight / 2);
 }
 
 function renderExplain() {
@@ -265,10 +268,14 @@ function onStatus(status) {
 }
 
 async function refreshEvents() {
-  const after = page.events.length ? page.events[page.events.length - 1].version : -1;
   try {
-    const { events } = await getEvents(scenarioId, after);
-    mergeEvents(events || []);
+    // The API pages events (1000 at a time); keep asking until we hold them all.
+    for (let pages = 0; pages < 100; pages += 1) {
+      const after = page.events.length ? page.events[page.events.length - 1].version : -1;
+      const { events } = await getEvents(scenarioId, after);
+      mergeEvents(events || []);
+      if (!events || events.length < 1000) break;
+    }
     if (page.followLatest) page.selected = latestAdmitVersion() ?? page.selected;
   } catch (error) {
     toast(errorLines(error).join("; "));
@@ -449,6 +456,11 @@ function wireTabs() {
 
 function wire() {
   wireTabs();
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(renderPicture, 150);
+  });
   wirePodForm($("#pod-form"), submitFormPod);
   resetPodForm($("#pod-form"), (page.live.pods || []).length);
   $("#pod-yaml").value = yamlExample(`pod-${(page.live.pods || []).length + 1}`);

@@ -55,14 +55,16 @@ function nodeHeight(resources) {
 
 /**
  * Render the machine. Returns an <svg> element.
- * view: {state, numa_groups, pods, machine}; opts: {onSelectPod(name), selectedPod}
+ * view: {state, numa_groups, pods, machine}; opts: {onSelectPod(name), selectedPod, width (px available)}
  */
 export function renderMachine(view, opts = {}) {
   const state = view.state || {};
   const nodeIds = Object.keys(state).map(Number).sort((a, b) => a - b);
   const order = layoutOrder(nodeIds, view.numa_groups);
   const resources = sortResources(new Set(nodeIds.flatMap((id) => Object.keys(state[String(id)] || {}))));
-  const columns = Math.min(MAX_COLUMNS, Math.max(order.length, 1));
+  // As many columns as fit the space given (never upscaled, never squeezed below one node).
+  const fitting = opts.width ? Math.floor((opts.width - GAP_X) / (NODE_W + GAP_X)) : MAX_COLUMNS;
+  const columns = Math.max(1, Math.min(MAX_COLUMNS, order.length, fitting));
   const rows = Math.ceil(order.length / columns);
   const nodeH = nodeHeight(resources);
   const rowH = nodeH + GROUP_LABEL_H + 2 * PAD;
