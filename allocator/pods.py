@@ -9,7 +9,6 @@ names, the UID, init / app containers with their ``resources.requests`` and ``li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from allocator.errors import InputError
@@ -33,7 +32,7 @@ QOS_BEST_EFFORT = "BestEffort"
 
 # supportedQoSComputeResources: only these two decide a pod's QoS class.
 _QOS_RESOURCES = ("cpu", "memory")
-# resourcehelper.IsSupportedPodLevelResource (v1.36): the resources pod-level specs may carry.
+# resourcehelper.IsSupportedPodLevelResource (v1.36): cpu, memory and every hugepages-<size>.
 _POD_LEVEL_RESOURCES = ("cpu", "memory")
 
 
@@ -93,7 +92,7 @@ class Pod:
 
     @property
     def has_pod_level_resources(self) -> bool:
-        """``resourcehelper.IsPodLevelResourcesSet``: spec.resources names cpu or memory."""
+        """``resourcehelper.IsPodLevelResourcesSet``: spec.resources names cpu, memory or hugepages."""
         return self.pod_level_resources or _pod_level_resources_set(self)
 
     @property
@@ -102,55 +101,58 @@ class Pod:
 
 
 def _pod_level_resources_set(pod: Pod) -> bool:
+    """``resourcehelper.IsPodLevelResourcesSet``: cpu, memory or a hugepages size at pod level."""
     for resources in (pod.pod_requests, pod.pod_limits):
-        if resources and any(name in _POD_LEVEL_RESOURCES for name in resources):
+        if resources and any(name in _POD_LEVEL_RESOURCES or is_hugepages(name) for name in resources):
             return True
     return False
 
 
-def _sum_positive(target: dict[str, int | Fraction], resources: dict[str, Quantity]) -> None:
-    for name, quantity in resources.items():
-        if name in _QOS_RESOURCES and quantity.value > 0:
-            target[name] = target.get(name, 0) + quantity.value
+def _resource_qos(requests: dict[str, Quantity], limits: dict[str, Quantity]) -> str:
+    """Kubelet ``resourceQOS``: the class of one set of resource requirements.
+
+    Requests must equal limits for cpu and for memory; both zero everywhere is BestEffort, both set
+    everywhere is Guaranteed, anything else Burstable.
+    """
+    if not requests and not limits:
+        return QOS_BEST_EFFORT
+    qos = ""
+    for name in _QOS_RESOURCES:
+        request = requests.get(name)
+        limit = limits.get(name)
+        request_value = request.value if request is not None else 0
+        limit_value = limit.value if limit is not None else 0
+        if request_value != limit_value:
+            return QOS_BURSTABLE
+        best_effort = request_value == 0
+        if not qos:
+            qos = QOS_BEST_EFFORT if best_effort else QOS_GUARANTEED
+        elif best_effort != (qos == QOS_BEST_EFFORT):
+            return QOS_BURSTABLE
+    return qos
 
 
 def qos_class(pod: Pod) -> str:
     """``qos.GetPodQOS``: ``status.qosClass`` when set, else ``ComputePodQOS``.
 
     With the ``PodLevelResources`` gate (beta, on in v1.36) pod-level ``spec.resources`` decide
-    instead of the containers.
+    instead of the containers. Otherwise every container (init, sidecar, app) is classified on its
+    own: one Burstable container, or a mix of BestEffort and Guaranteed ones, makes the pod Burstable.
     """
     if pod.status_qos_class:
         return pod.status_qos_class
-    requests: dict[str, int | Fraction] = {}
-    limits: dict[str, int | Fraction] = {}
-    guaranteed = True
     if pod.pod_requests is not None or pod.pod_limits is not None:
-        _sum_positive(requests, pod.pod_requests or {})
-        if pod.pod_limits:
-            _sum_positive(limits, pod.pod_limits)
-            found = {name for name, q in pod.pod_limits.items() if name in _QOS_RESOURCES and q.value > 0}
-            if not {"cpu", "memory"} <= found:
-                guaranteed = False
-        else:
-            guaranteed = False
-    else:
-        for container in pod.containers + pod.init_containers:
-            _sum_positive(requests, container.requests)
-            found = {name for name, q in container.limits.items() if name in _QOS_RESOURCES and q.value > 0}
-            _sum_positive(limits, container.limits)
-            if not {"cpu", "memory"} <= found:
-                guaranteed = False
-    if not requests and not limits:
-        return QOS_BEST_EFFORT
-    if guaranteed:
-        for name, request in requests.items():
-            if limits.get(name) != request:
-                guaranteed = False
-                break
-    if guaranteed and len(requests) == len(limits):
-        return QOS_GUARANTEED
-    return QOS_BURSTABLE
+        return _resource_qos(pod.pod_requests or {}, pod.pod_limits or {})
+    pod_qos = ""
+    for container in pod.init_containers + pod.containers:
+        qos = _resource_qos(container.requests, container.limits)
+        if qos == QOS_BURSTABLE:
+            return qos
+        if not pod_qos:
+            pod_qos = qos
+        elif pod_qos != qos:
+            return QOS_BURSTABLE
+    return pod_qos or QOS_BEST_EFFORT
 
 
 def _expect_dict(value: Any, path: str) -> dict[str, Any]:

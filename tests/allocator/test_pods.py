@@ -87,13 +87,13 @@ QOS_CASES = [
         QOS_GUARANTEED,
     ),
     (
-        "sums are compared, not containers (the kubelet aggregates before comparing)",
+        "each container is classified on its own (requests above limits in one is Burstable)",
         [
             _container("a", {"cpu": "1", "memory": "2Gi"}, {"cpu": "1", "memory": "1Gi"}),
             _container("b", {"cpu": "1", "memory": "1Gi"}, {"cpu": "1", "memory": "2Gi"}),
         ],
         None,
-        QOS_GUARANTEED,
+        QOS_BURSTABLE,
     ),
 ]
 
@@ -214,3 +214,19 @@ def test_the_fast_decoder_agrees_with_the_careful_one_on_every_example_pod(
     assert len(docs) > 100
     assert fast == careful
     assert [p.qos_class for p in fast] == [p.qos_class for p in careful]
+
+
+@pytest.mark.parametrize(
+    ("resources", "pod_level"),
+    [
+        ({"requests": {"hugepages-2Mi": "2Mi"}}, True),
+        ({"limits": {"memory": "1Gi"}}, True),
+        ({"requests": {"ephemeral-storage": "1Gi"}}, False),
+        ({}, False),
+    ],
+    ids=["hugepages", "memory limit", "unsupported resource only", "empty"],
+)
+def test_pod_level_resources_set(resources: dict[str, Any], pod_level: bool) -> None:
+    assert (
+        parse_pod(_pod([_container("c", G1, G1)], resources=resources)).has_pod_level_resources is pod_level
+    )
