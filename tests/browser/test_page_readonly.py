@@ -46,3 +46,12 @@ def test_a_wrong_token_is_treated_as_read_only(browsing: Any) -> None:
     page.goto(scenario.path)
     page.wait_for_selector("body[data-ready='true']")
     expect(page.locator("body")).to_have_attribute("data-readonly", "true")
+
+
+def test_the_share_button_copies_the_scenarios_link(browsing: Any) -> None:
+    scenario = browsing.create(machine("8Gi"))
+    page = browsing.open(scenario, as_owner=False)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("#share-button")
+    expect(page.locator("#share-button")).to_have_attribute("data-url", scenario.created["share_url"])
+    assert page.evaluate("navigator.clipboard.readText()") == scenario.created["share_url"]

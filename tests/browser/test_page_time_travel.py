@@ -40,6 +40,24 @@ def test_stepping_back_shows_the_old_state_and_forward_returns_to_live(browsing:
     expect(page.locator("svg.machine .block")).to_have_count(2)
 
 
+def test_forking_from_a_past_version_starts_from_that_state(browsing: Any) -> None:
+    steps = [
+        {"op": "admit", "pod": guaranteed_pod("one", {"app": {"memory": "2Gi"}})},
+        {"op": "admit", "pod": guaranteed_pod("two", {"app": {"memory": "3Gi"}})},
+    ]
+    scenario = browsing.create(machine("16Gi", "16Gi", steps=steps))
+    page = browsing.open(scenario)
+    page.click("#events .event[data-version='1']")
+    expect(page.locator("body")).to_have_attribute("data-viewing-version", "1")
+
+    page.click("#fork-here")
+    page.wait_for_url(lambda url: scenario.id not in url)
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("#forked-from")).to_contain_text("at version 1")
+    expect(page.locator("body")).to_have_attribute("data-readonly", "false")
+    assert {b["pod"] for b in blocks_in_picture(page)} == {"one"}
+
+
 def test_a_version_in_the_link_opens_the_past(browsing: Any) -> None:
     steps = [{"op": "admit", "pod": guaranteed_pod("one", {"app": {"memory": "2Gi"}})}]
     scenario = browsing.create(machine("16Gi", "16Gi", steps=steps))

@@ -111,11 +111,15 @@ function defaultDistances(count) {
   ).join("; ");
 }
 
+/** Add or remove node rows to match the count; rows already there keep what was typed in them. */
 function renderNodeRows() {
   const count = Math.max(1, Math.min(64, Number($("#f-count").value) || 1));
+  const body = $("#nodes-body");
+  const rows = Array.from(body.children);
+  if (rows.length === count) return;
   const previous = currentNodeValues();
-  const rows = Array.from({ length: count }, (_, id) => nodeRow(id, previous[id] || previous[0] || {}));
-  replaceChildren($("#nodes-body"), rows);
+  for (const row of rows.slice(count)) row.remove();
+  for (let id = rows.length; id < count; id += 1) body.append(nodeRow(id, previous[id - 1] || previous[0] || {}));
   $("#f-distances").value = count > 1 ? defaultDistances(count) : "";
 }
 
@@ -264,6 +268,7 @@ async function loadFile(event) {
 
 renderPresets();
 renderNodeRows();
+$("#f-count").addEventListener("input", renderNodeRows);
 $("#f-count").addEventListener("change", renderNodeRows);
 $("#machine-form").addEventListener("submit", submitMachine);
 $("#paste-form").addEventListener("submit", submitDocument);

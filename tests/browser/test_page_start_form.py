@@ -1,0 +1,70 @@
+"""Describing a machine with the start page's form: created through the API, or refused field by field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from browser_support import GI
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def open_start_page(browsing: Any) -> Any:
+    page = browsing.new_page()
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='true']")
+    return page
+
+
+def test_the_form_creates_the_machine_it_describes(browsing: Any) -> None:
+    page = open_start_page(browsing)
+    page.fill("#f-name", "three sockets")
+    page.fill("#f-count", "3")
+    expect(page.locator("#nodes-body tr")).to_have_count(3)
+    for numa_id in range(3):
+        page.fill(f"#n{numa_id}-memory", "20Gi")
+        page.fill(f"#n{numa_id}-hugepages-1Gi", "2Gi")
+        page.fill(f"#n{numa_id}-reserved", "512Mi")
+    page.select_option("#f-tm-policy", "restricted")
+    page.select_option("#f-scope", "pod")
+    page.click("#machine-form button[type='submit']")
+    page.wait_for_url("**/s/*/")
+    page.wait_for_selector("body[data-ready='true']")
+
+    scenario_id = page.evaluate("document.body.dataset.scenarioId")
+    view = browsing.get(f"/api/v1/scenarios/{scenario_id}")
+    assert view["name"] == "three sockets"
+    assert view["kubelet"]["topology_manager_policy"] == "restricted"
+    assert view["kubelet"]["topology_manager_scope"] == "pod"
+    assert [node["memory"] for node in view["machine"]["numa_nodes"]] == [20 * GI] * 3
+    expect(page.locator("svg.machine .numa-node")).to_have_count(3)
+    for numa_id in range(3):
+        node = page.locator(f"svg.machine .numa-node[data-numa-id='{numa_id}']")
+        expect(node).to_have_attribute("data-free-hugepages-1Gi", str(2 * GI))
+        # memory allocatable: 20Gi - 512Mi reserved - 2Gi of hugepages
+        expect(node).to_have_attribute("data-free-memory", str(20 * GI - GI // 2 - 2 * GI))
+
+
+def test_an_invalid_quantity_is_shown_next_to_its_field_with_the_apis_message(browsing: Any) -> None:
+    page = open_start_page(browsing)
+    page.fill("#n1-memory", "64Gx")
+    page.click("#machine-form button[type='submit']")
+
+    field = page.locator("#n1-memory")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    message = page.locator("[data-error-for='machine.numa_nodes[1].memory']")
+    expect(message).to_contain_text("64Gx")
+    response = browsing.api().post(
+        "/api/v1/scenarios",
+        data={
+            "name": "x",
+            "machine": {"numa_nodes": [{"id": 0, "memory": "64Gi"}, {"id": 1, "memory": "64Gx"}]},
+            "kubelet": {"reserved_memory": [{"numa_node": 0, "limits": {"memory": "1Gi"}}]},
+        },
+    )
+    assert response.status == 422
+    (error,) = [e for e in response.json()["errors"] if e["path"] == "machine.numa_nodes[1].memory"]
+    expect(message).to_have_text(error["message"])
+    assert page.url.endswith("/")  # nothing was created
