@@ -19,6 +19,7 @@ one Daphne process. Shared deployment: ``DATABASE_URL=postgres://...`` (psycopg 
     PLAYGROUND_MAX_EVENTS         most events one scenario may hold (default 20000) -> 413
     PLAYGROUND_MAX_PODS_PER_REQUEST  most pods in one submission (default 100) -> 413
     PLAYGROUND_SQLITE_TEST_NAME   SQLite file used by the test suite (default <data dir>/test_db.sqlite3)
+    PLAYGROUND_CONN_MAX_AGE   seconds to keep a database connection (default 0, see sqlite_database())
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def sqlite_database(path: Path, test_name: Path) -> dict[str, object]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
+        # 0: under ASGI each request runs its sync code on a fresh thread, so a kept connection would
+        # never be reused, only leaked until garbage collection.
+        "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", 0),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
@@ -138,7 +142,7 @@ def database_from_url(url: str, directory: Path) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", 60),
+            "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", 0),  # see sqlite_database()
             "CONN_HEALTH_CHECKS": True,
             # Explicit: channels' live server would otherwise prefix "test_" twice.
             "TEST": {"NAME": f"test_{name}"},
