@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from allocator.errors import ConfigError, InputError
+from allocator.manager import MemoryManager
 from allocator.scenario import Scenario, join_path, parse_scenario
 
 EXIT_OK = 0
@@ -38,7 +39,6 @@ EXIT_INPUT = 2
 # A block that records the full outcome of an admit, remove or restart step always carries
 # ``state_after``; one without it (and that is not a panic) is a reduced block.
 _FULL_BLOCK_MARKERS = ("state_after", "panic")
-_HINT_KEYS = ("hints", "hints_digest")
 
 
 # --- replay -------------------------------------------------------------------------------------
@@ -77,8 +77,6 @@ def _is_final(result: Mapping[str, Any], op: str) -> bool:
 
 def run_scenario(scenario: Scenario, metrics: bool = False) -> ReplayRun:
     """Build the managers as the kubelet starts them, then apply every step in order."""
-    from allocator.manager import MemoryManager  # lazy: ``replay --help`` needs no engine
-
     try:
         manager = MemoryManager.from_scenario(scenario)
     except ConfigError as error:
@@ -321,10 +319,15 @@ def find_metrics_file(path: Path, name: str) -> Path | None:
     return None
 
 
+def _named(result: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A document without a ``name`` is named after its file."""
+    return result if result.get("name") else {**result, "name": path.stem}
+
+
 def _replay_file(path: Path, metrics: bool, out: TextIO) -> FileReport:
     report = FileReport(str(path))
     doc = load_json(path)
-    result = replay_document(doc, metrics=metrics)
+    result = _named(replay_document(doc, metrics=metrics), path)
     out.write(json.dumps(result, separators=(",", ":")) + "\n")
     return report
 

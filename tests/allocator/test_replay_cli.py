@@ -175,3 +175,11 @@ def test_other_commands_are_dispatched() -> None:
     linted = run_cli("lint", VECTOR, "--json")
     assert linted.returncode == 0, linted.stderr
     assert "outcome" in json.loads(linted.stdout)
+
+
+def test_a_document_without_name_is_named_after_its_file(tmp_path: Path) -> None:
+    doc = load(VECTOR)
+    del doc["name"]
+    completed = run_cli("replay", write_json(tmp_path / "unnamed-node.json", doc))
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["name"] == "unnamed-node"
