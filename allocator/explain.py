@@ -75,10 +75,11 @@ def _requests(pod: Pod) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for container in pod.all_containers:
         wanted: dict[str, Any] = {}
-        for name in sorted(container.requests):
+        requests = pod.requested(container)
+        for name in sorted(requests):
             if name == "memory" or name.startswith("hugepages-"):
-                value = as_int64(container.requests[name])
-                wanted[name] = value if value is not None else container.requests[name].text
+                value = as_int64(requests[name])
+                wanted[name] = value if value is not None else requests[name].text
         out[container.name] = wanted
     return out
 

@@ -75,6 +75,10 @@ class Pod:
     pod_limits: dict[str, Quantity] | None = None
     status_qos_class: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # status.containerStatuses / initContainerStatuses: container name -> allocatedResources (first
+    # status of a name wins, like podutil.GetContainerStatus); None when the pod has no status lists.
+    container_statuses: dict[str, dict[str, Quantity]] | None = None
+    init_container_statuses: dict[str, dict[str, Quantity]] | None = None
     # Filled in by parse_pod (the QoS class is read on every hint and allocate call).
     qos: str = ""
     pod_level_resources: bool = False
@@ -83,6 +87,21 @@ class Pod:
     def all_containers(self) -> tuple[Container, ...]:
         """Init containers then app containers, in spec order: the kubelet's admission order."""
         return self.init_containers + self.containers
+
+    def requested(self, container: Container) -> dict[str, Quantity]:
+        """The requests the resource managers use (kubelet ``getRequestedResources``).
+
+        With ``InPlacePodVerticalScaling`` (on in v1.36) a container status of the same name replaces
+        ``resources.requests`` by its ``allocatedResources`` (empty when the status has none);
+        sidecars also look at the init container statuses.
+        """
+        for statuses in (
+            self.container_statuses,
+            self.init_container_statuses if container.restartable else None,
+        ):
+            if statuses is not None and container.name in statuses:
+                return statuses[container.name]
+        return container.requests
 
     def container(self, name: str) -> Container | None:
         for container in self.all_containers:
@@ -295,6 +314,22 @@ def _fast_pod(doc: Any) -> Pod:
     return pod
 
 
+def _parse_statuses(status: dict[str, Any], key: str, path: str) -> dict[str, dict[str, Quantity]] | None:
+    value = status.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InputError(f"{path}.{key}", "must be a list")
+    out: dict[str, dict[str, Quantity]] = {}
+    for i, item in enumerate(value):
+        item_path = f"{path}.{key}[{i}]"
+        item = _expect_dict(item, item_path)
+        name = _optional_str(item, "name", item_path) or ""
+        if name not in out:
+            out[name] = _resource_list(item, "allocatedResources", item_path)
+    return out
+
+
 def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
     """Decode a v1 Pod JSON document; raises :class:`InputError` naming the JSON path of a problem."""
     try:
@@ -331,6 +366,8 @@ def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
         pod_limits = _resource_list(pod_resources, "limits", f"{spec_path}.resources")
     status = _optional_dict(doc, "status", path) or {}
     status_qos = _optional_str(status, "qosClass", f"{path}.status") or ""
+    statuses = _parse_statuses(status, "containerStatuses", f"{path}.status")
+    init_statuses = _parse_statuses(status, "initContainerStatuses", f"{path}.status")
     pod = Pod(
         name=name,
         namespace=namespace,
@@ -341,6 +378,8 @@ def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
         pod_limits=pod_limits,
         status_qos_class=status_qos,
         raw=doc,
+        container_statuses=statuses,
+        init_container_statuses=init_statuses,
     )
     # Computed once here: the managers read both on every hint and allocate call.
     object.__setattr__(pod, "qos", qos_class(pod))

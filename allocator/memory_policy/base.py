@@ -25,17 +25,19 @@ class AllocationError(Exception):
         self.message = message
 
 
-def get_requested_resources(container: Container) -> dict[str, int]:
-    """Kubelet ``getRequestedResources``: the container's ``memory`` and ``hugepages-*`` requests in bytes.
+def get_requested_resources(pod: Pod, container: Container) -> dict[str, int]:
+    """Kubelet ``getRequestedResources``: the container's ``memory`` and ``hugepages-*`` requests in bytes
+    (``allocatedResources`` of its status when the pod carries one, see :meth:`Pod.requested`).
 
     Keys are returned sorted, the deterministic stand-in for Go's random map order. Raises
     :class:`AllocationError` when a quantity cannot be represented as int64 (e.g. ``"1.5Gi"``).
     """
     requested: dict[str, int] = {}
-    for name in sorted(container.requests):
+    requests = pod.requested(container)
+    for name in sorted(requests):
         if not is_managed_resource(name):
             continue
-        value = as_int64(container.requests[name])
+        value = as_int64(requests[name])
         if value is None:
             raise AllocationError("[memorymanager] failed to represent quantity as int64")
         requested[name] = value % _UINT64

@@ -83,7 +83,7 @@ def get_pod_requested_resources(pod: Pod) -> dict[str, int]:
     init_peak: dict[str, int] = {}
     sidecars: dict[str, int] = {}
     for init in pod.init_containers:
-        for name, size in get_requested_resources(init).items():
+        for name, size in get_requested_resources(pod, init).items():
             init_peak.setdefault(name, 0)
             if init.restartable:
                 sidecars[name] = sidecars.get(name, 0) + size
@@ -91,7 +91,7 @@ def get_pod_requested_resources(pod: Pod) -> dict[str, int]:
                 init_peak[name] = sidecars.get(name, 0) + size
     apps: dict[str, int] = {}
     for app in pod.containers:
-        for name, size in get_requested_resources(app).items():
+        for name, size in get_requested_resources(pod, app).items():
             apps[name] = apps.get(name, 0) + size
     return {name: max(apps[name] + sidecars.get(name, 0), init_peak.get(name, 0)) for name in sorted(apps)}
 
@@ -339,7 +339,7 @@ class StaticPolicy:
         if pod.qos_class != QOS_GUARANTEED:
             return None
         try:
-            request = get_requested_resources(container)
+            request = get_requested_resources(pod, container)
         except AllocationError:
             return None
         if pod.has_pod_level_resources:
@@ -443,7 +443,7 @@ class StaticPolicy:
         if existing is not None:
             self.update_pod_reusable_memory(pod, container, existing)
             return
-        request = get_requested_resources(container)
+        request = get_requested_resources(pod, container)
         best = hint
         if hint.numa_affinity is None:
             default = self._default_hint(state, pod.uid, request)

@@ -230,3 +230,18 @@ def test_pod_level_resources_set(resources: dict[str, Any], pod_level: bool) -> 
     assert (
         parse_pod(_pod([_container("c", G1, G1)], resources=resources)).has_pod_level_resources is pod_level
     )
+
+
+def test_allocated_resources_of_a_container_status_replace_the_spec_requests() -> None:
+    doc = _pod([_container("app", G1, G1)], [_container("side", G1, G1, restartPolicy="Always")])
+    doc["status"] = {
+        "containerStatuses": [{"name": "app", "allocatedResources": {"cpu": "1", "memory": "2Gi"}}],
+        "initContainerStatuses": [{"name": "side"}],
+    }
+    pod = parse_pod(doc)
+    app, side = pod.containers[0], pod.init_containers[0]
+    assert pod.requested(app)["memory"].int64 == 2 << 30
+    # A sidecar's status without allocatedResources means no requests at all (Go's nil map).
+    assert pod.requested(side) == {}
+    plain = parse_pod(_pod([_container("app", G1, G1)]))
+    assert plain.requested(plain.containers[0]) is plain.containers[0].requests
