@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1440, "height": 1180}
+VIEWPORT = {"width": 1440, "height": 1440}
 
 
 def guaranteed_pod(

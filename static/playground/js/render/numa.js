@@ -12,8 +12,8 @@ import { formatBytes, resourceLabel, sortResources } from "../format.js";
 import { splitBlocks } from "./blocks.js";
 import { podColour } from "./colours.js";
 
-const NODE_W = 320;
-const GAP_X = 28;
+const NODE_W = 300;
+const GAP_X = 24;
 const PAD = 12;
 const HEADER_H = 34;
 const ROW_H = 62;
