@@ -17,7 +17,7 @@ from allocator.pods import QOS_GUARANTEED, Pod
 from allocator.quantities import as_int64, format_quantity
 from allocator.state import MemoryState
 
-__all__ = ["Evaluation", "build_explanation", "free_memory"]
+__all__ = ["Evaluation", "NodeUsage", "build_explanation", "node_usage"]
 
 _MM_REASONS = {
     "failed to get the default NUMA affinity": (
@@ -92,15 +92,60 @@ def _nodes(ids: list[int] | None) -> str:
     return "NUMA nodes " + ", ".join(str(i) for i in ids)
 
 
-def free_memory(state: MemoryState) -> int:
-    """Free regular memory over the whole machine."""
-    return sum(
-        node.memory_map["memory"].free for node in state.machine_state.values() if "memory" in node.memory_map
-    )
+@dataclass(frozen=True, slots=True)
+class NodeUsage:
+    """What the summary needs of one NUMA node at the end of the admission."""
+
+    numa_id: int
+    free: dict[str, int]
+    cells: tuple[int, ...]
+    assignments: int
 
 
-def _total_request(requests: dict[str, dict[str, Any]], resource: str) -> int:
-    return sum(v for r in requests.values() for k, v in r.items() if k == resource and isinstance(v, int))
+def node_usage(state: MemoryState) -> list[NodeUsage]:
+    """Free memory per resource, NUMA group and assignment count of every node."""
+    return [
+        NodeUsage(
+            numa_id,
+            {name: table.free for name, table in node.memory_map.items()},
+            tuple(sorted(node.cells)),
+            node.number_of_assignments,
+        )
+        for numa_id, node in sorted(state.machine_state.items())
+    ]
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _usage_sentence(nodes: list[NodeUsage], resource: str = "memory") -> str:
+    """Where the free memory is, and which nodes the NUMA rules tie up."""
+    parts = [f"node {n.numa_id}: {format_quantity(n.free.get(resource, 0))}" for n in nodes]
+    text = f" Free {resource} per NUMA node: {', '.join(parts)}."
+    single = [n.numa_id for n in nodes if n.assignments > 0 and len(n.cells) == 1]
+    groups = sorted({n.cells for n in nodes if n.assignments > 0 and len(n.cells) > 1})
+    if single:
+        text += (
+            f" {_cap(_nodes(single))} already hold{'s' if len(single) == 1 else ''} single-NUMA "
+            "allocations, so no multi-node placement may include them."
+        )
+    for group in groups:
+        text += (
+            f" {_cap(_nodes(list(group)))} form a NUMA group: only allocations on exactly that group "
+            "may use them together, and none of them alone."
+        )
+    return text
+
+
+def _pod_total(requests: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """A rough pod total for the summary: the sum over containers, per resource."""
+    total: dict[str, int] = {}
+    for wanted in requests.values():
+        for resource, size in wanted.items():
+            if isinstance(size, int):
+                total[resource] = total.get(resource, 0) + size
+    return total
 
 
 def _summary(
@@ -111,7 +156,7 @@ def _summary(
     evaluations: list[Evaluation],
     admitted: bool,
     error: str | None,
-    free: int,
+    nodes: list[NodeUsage],
     blocks: dict[str, list[dict[str, Any]]],
     requests: dict[str, dict[str, Any]],
 ) -> str:
@@ -169,17 +214,41 @@ def _summary(
                 f"the best merged placement ({_nodes(ids)}) is not preferred, which the {tm_policy} "
                 "policy refuses"
             )
-        return f"Pod {name} was rejected by the Topology Manager (TopologyAffinityError) for {who}: {why}."
+        text = f"Pod {name} was rejected by the Topology Manager (TopologyAffinityError) for {who}: {why}."
+        if any(n.assignments for n in nodes):
+            text += _usage_sentence(nodes)
+        return text
     detail = error.removeprefix("[memorymanager] ")
     why = next((text for key, text in _MM_REASONS.items() if detail.startswith(key)), detail)
     text = f"Pod {name} was rejected by the Memory Manager (UnexpectedAdmissionError) for {who}: {why}."
-    wanted = requests.get(failing, {}).get("memory", 0) if failing else _total_request(requests, "memory")
-    wanted = wanted if isinstance(wanted, int) else 0
-    if "int64" not in detail and wanted and free >= wanted:
-        text += (
-            f" The machine has {format_quantity(free)} of free memory in total, enough for the "
-            f"{format_quantity(wanted)} requested, but not where the NUMA rules allow it."
+    wanted = requests.get(failing, {}) if failing else _pod_total(requests)
+    short = [
+        (resource, size, sum(n.free.get(resource, 0) for n in nodes))
+        for resource, size in sorted(wanted.items())
+        if isinstance(size, int) and size > sum(n.free.get(resource, 0) for n in nodes)
+    ]
+    if "int64" in detail:
+        pass
+    elif short:
+        resource, size, total = short[0]
+        text += f" It asks for {format_quantity(size)} of {resource}, and the whole machine has " + (
+            f"only {format_quantity(total)} of it free." if total else "none of it free."
         )
+        hinted = set((last.hints or {}) if last else {})
+        if last and last.container is None and hinted and resource not in hinted:
+            text += (
+                f" The pod-level hints did not consider {resource}: the kubelet drops a resource that "
+                "only init containers request from the pod's request."
+            )
+    elif wanted:
+        total = sum(n.free.get("memory", 0) for n in nodes)
+        size = wanted.get("memory", 0)
+        if isinstance(size, int) and size:
+            text += (
+                f" The machine has {format_quantity(total)} of free memory in total, enough for the "
+                f"{format_quantity(size)} requested, but not where the NUMA rules allow it."
+            )
+        text += _usage_sentence(nodes)
     if tm_policy in ("restricted", "single-numa-node", "best-effort") and last and last.hints == {}:
         text += (
             " No NUMA placement had room, which the Topology Manager reads as 'no preference', so the "
@@ -199,7 +268,7 @@ def build_explanation(
     reason: str,
     message: str,
     error: str | None,
-    free: int,
+    nodes: list[NodeUsage],
     blocks: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """The explanation record of one ``admit`` (``error`` is the Memory Manager's text, if any)."""
@@ -224,5 +293,7 @@ def build_explanation(
         "reason": reason,
         "message": message,
         "stage": stage,
-        "summary": _summary(pod, qos, tm_policy, scope, evaluations, admitted, error, free, blocks, requests),
+        "summary": _summary(
+            pod, qos, tm_policy, scope, evaluations, admitted, error, nodes, blocks, requests
+        ),
     }

@@ -21,7 +21,7 @@ from typing import Any
 
 from allocator.config import validate as validate_config
 from allocator.errors import TOPOLOGY_AFFINITY_ERROR, UNEXPECTED_ADMISSION_ERROR, InputError
-from allocator.explain import Evaluation, build_explanation, free_memory
+from allocator.explain import Evaluation, build_explanation, node_usage
 from allocator.hints import TopologyHint
 from allocator.memory_policy import AllocationError, NonePolicy, StaticPolicy, new_policy
 from allocator.metrics import Metrics
@@ -324,7 +324,7 @@ class MemoryManager:
             reason=reason,
             message=message,
             error=None if error in (None, TOPOLOGY_AFFINITY_ERROR) else error,
-            free=free_memory(self.memory_state),
+            nodes=node_usage(self.memory_state),
             blocks=result["containers"],
         )
         return Outcome(result, explain=explain)
