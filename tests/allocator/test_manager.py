@@ -309,3 +309,18 @@ def test_numa_groups_and_checkpoint_file() -> None:
     text = mm.checkpoint_file()
     assert text.startswith('{"policyName":"Static","machineState":{"0":')
     assert '"checksum":' in text
+
+
+def test_explanation_names_the_short_resource() -> None:
+    doc = scenario(policy="restricted")
+    for node in doc["machine"]["numa_nodes"]:
+        node["hugepages-1Gi"] = GI
+        node["memory"] += GI
+    mm = MemoryManager.from_scenario(parse_scenario(doc))
+    outcome = mm.apply({"op": "admit", "pod": pod("a", ("c", "1Gi"), extra={"hugepages-1Gi": "3Gi"})})
+    assert outcome.result["reason"] == "UnexpectedAdmissionError"
+    assert outcome.explanation is not None
+    assert (
+        "It asks for 3Gi of hugepages-1Gi, and the whole machine has only 2Gi of it free."
+        in (outcome.explanation["summary"])
+    )
