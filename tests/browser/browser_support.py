@@ -54,7 +54,10 @@ def machine(
 
 
 def blocks_in_picture(page: Any) -> list[dict[str, Any]]:
-    """Every block element of the NUMA picture, read from its data attributes."""
+    """Every block element of the NUMA picture, read from its data attributes.
+
+    ``parts`` lists where the block is drawn: ``(numa id, bytes)`` per NUMA node it occupies.
+    """
     return page.eval_on_selector_all(
         "svg.machine .block",
         """els => els.map(el => ({
@@ -63,10 +66,18 @@ def blocks_in_picture(page: Any) -> list[dict[str, Any]]:
             resource: el.getAttribute('data-resource'),
             size: Number(el.getAttribute('data-size')),
             numa: el.getAttribute('data-numa'),
-            node: Number(el.getAttribute('data-node')),
-            share: Number(el.getAttribute('data-share')),
+            parts: Array.from(el.querySelectorAll('rect[data-node]')).map(
+                r => [Number(r.getAttribute('data-node')), Number(r.getAttribute('data-bytes'))]),
         }))""",
     )
+
+
+def other_reserved(page: Any, numa_id: int, resource: str) -> int:
+    """Bytes the picture shows as reserved on a node but held by no listed pod's block."""
+    row = f"svg.machine .numa-node[data-numa-id='{numa_id}'] .res-row[data-resource='{resource}']"
+    read = "els => els.map(e => e.getAttribute('data-bytes'))"
+    values = page.eval_on_selector_all(f"{row} .seg-other", read)
+    return sum(int(value) for value in values)
 
 
 def node_attribute(page: Any, numa_id: int, name: str) -> int:
@@ -99,7 +110,16 @@ def picture_matches(page: Any, view: dict[str, Any]) -> None:
     shown = {(b["pod"], b["container"], b["resource"], b["size"], b["numa"]) for b in blocks_in_picture(page)}
     expected = {(b["pod"], b["container"], b["resource"], b["size"], b["numa"]) for b in api_blocks(view)}
     assert shown == expected
+    drawn: dict[tuple[int, str], int] = {}
+    for block in blocks_in_picture(page):
+        assert sum(size for _, size in block["parts"]) <= block["size"]
+        assert {str(numa) for numa, _ in block["parts"]} <= set(block["numa"].split(","))
+        for numa, size in block["parts"]:
+            drawn[(numa, block["resource"])] = drawn.get((numa, block["resource"]), 0) + size
     for numa_id, table in view["state"].items():
         for resource, row in table.items():
             assert node_attribute(page, int(numa_id), f"data-free-{resource}") == row["free"]
             assert node_attribute(page, int(numa_id), f"data-reserved-{resource}") == row["reserved"]
+            # The bar accounts for every reserved byte: pods' block parts plus anything unattributed.
+            on_node = drawn.get((int(numa_id), resource), 0) + other_reserved(page, int(numa_id), resource)
+            assert on_node == row["reserved"]

@@ -46,3 +46,26 @@ def test_a_preset_variant_sets_the_topology_manager_policy(browsing: Any) -> Non
     page.wait_for_url("**/s/*/")
     page.wait_for_selector("body[data-ready='true']")
     expect(page.locator("#config-line")).to_contain_text("single-numa-node")
+
+
+def test_a_block_spanning_two_numa_nodes_is_one_element_drawn_on_both(browsing: Any) -> None:
+    page = browsing.new_page()
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='true']")
+    page.click("[data-preset='span']")
+    page.wait_for_url("**/s/*/")
+    page.wait_for_selector("body[data-ready='true']")
+    scenario_id = page.evaluate("document.body.dataset.scenarioId")
+    view = browsing.get(f"/api/v1/scenarios/{scenario_id}")
+    picture_matches(page, view)
+
+    # 24Gi fits no single 15Gi node: one block whose affinity spans two nodes, drawn in both bars.
+    big = page.locator("svg.machine .block[data-pod='big']")
+    expect(big).to_have_count(1)
+    (block,) = [b for b in blocks_in_picture(page) if b["pod"] == "big"]
+    numa = [int(n) for n in block["numa"].split(",")]
+    assert len(numa) == 2
+    assert sorted(node for node, _ in block["parts"]) == numa
+    assert sum(size for _, size in block["parts"]) == block["size"] == 24 * GI
+    group = page.locator(f"svg.machine .numa-group[data-cells='{block['numa']}']")
+    expect(group).to_have_count(1)

@@ -13,6 +13,7 @@ export function podBlocks(pods) {
       for (const block of list || []) {
         if (!block || !(block.size > 0)) continue;
         blocks.push({
+          id: blocks.length,
           pod: pod.name,
           container,
           resource: block.type,

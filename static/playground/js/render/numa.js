@@ -90,12 +90,71 @@ export function renderMachine(view, opts = {}) {
   });
   svg.append(patterns());
   svg.append(...groupHulls(order, view.numa_groups, position, nodeH));
+  // Block parts are collected while the bars are laid out, then drawn once per block on top, so a
+  // block spread over several NUMA nodes is still one element (its parts sit in each node's bar).
+  const placements = [];
   for (const id of order) {
     const { x, y } = position.get(id);
-    svg.append(renderNode(id, state[String(id)] || {}, resources, shares.get(id) || {}, x, y, nodeH, view, opts));
+    const context = { ...opts, placements, x, y };
+    svg.append(renderNode(id, state[String(id)] || {}, resources, shares.get(id) || {}, x, y, nodeH, view, context));
   }
+  svg.append(...renderBlocks(placements, opts));
   wireDistances(svg, view.machine && view.machine.distances);
   return svg;
+}
+
+/** One <g class="block"> per block, with one rect per NUMA node it occupies. */
+function renderBlocks(placements, opts) {
+  const byBlock = new Map();
+  for (const placement of placements) {
+    const list = byBlock.get(placement.share.id) || [];
+    list.push(placement);
+    byBlock.set(placement.share.id, list);
+  }
+  return [...byBlock.values()].map((parts) => {
+    const { share, resource } = parts[0];
+    const colour = podColour(share.pod);
+    const selected = opts.selectedPod && opts.selectedPod === share.pod;
+    const where = parts.map((p) => `${formatBytes(p.share.bytes)} on NUMA ${p.nodeId}`).join(", ");
+    return s(
+      "g",
+      {
+        class: `block${selected ? " selected" : ""}${share.failed ? " failed" : ""}`,
+        "data-pod": share.pod,
+        "data-container": share.container,
+        "data-resource": resource,
+        "data-size": share.size,
+        "data-numa": share.numa.join(","),
+        onclick: opts.onSelectPod ? () => opts.onSelectPod(share.pod) : undefined,
+      },
+      parts.map((p) => [
+        s("rect", {
+          x: p.x,
+          y: p.y,
+          width: Math.max(p.w, 0),
+          height: BAR_H,
+          fill: colour.fill,
+          stroke: colour.stroke,
+          "data-node": p.nodeId,
+          "data-bytes": p.share.bytes,
+        }),
+        p.w > 40
+          ? s("text", {
+              x: p.x + 4,
+              y: p.y + 16,
+              class: "seg-text block-text",
+              fill: colour.text,
+              text: fit(`${share.pod}/${share.container}`, p.w),
+            })
+          : null,
+      ]),
+      s("title", {
+        text:
+          `${share.pod} / ${share.container}: ${formatBytes(share.size)} ${resource} pinned to ` +
+          `NUMA {${share.numa.join(",")}}${parts.length > 1 ? ` (${where})` : ""}`,
+      }),
+    );
+  });
 }
 
 function patterns() {
@@ -191,7 +250,10 @@ function renderNode(id, table, resources, shares, x, y, nodeH, view, opts) {
   resources.forEach((resource, index) => {
     const row = table[resource];
     const rowY = HEADER_H + index * ROW_H;
-    node.append(row ? renderRow(id, resource, row, shares[resource] || [], rowY, opts) : missingRow(resource, rowY));
+    const origin = { x: x + PAD, y: y + rowY + 18 };
+    node.append(
+      row ? renderRow(id, resource, row, shares[resource] || [], rowY, { ...opts, origin }) : missingRow(resource, rowY),
+    );
   });
   return node;
 }
@@ -270,32 +332,9 @@ function renderSegment(nodeId, resource, segment, x, w, opts) {
       s("title", { text: `${segment.label}: ${formatBytes(segment.bytes)} on NUMA ${nodeId}` }),
     );
   }
-  const { share } = segment;
-  const colour = podColour(share.pod);
-  const selected = opts.selectedPod && opts.selectedPod === share.pod;
-  const block = s(
-    "g",
-    {
-      class: `block${selected ? " selected" : ""}${share.failed ? " failed" : ""}`,
-      "data-pod": share.pod,
-      "data-container": share.container,
-      "data-resource": resource,
-      "data-size": share.size,
-      "data-numa": share.numa.join(","),
-      "data-node": nodeId,
-      "data-share": share.bytes,
-      onclick: opts.onSelectPod ? () => opts.onSelectPod(share.pod) : undefined,
-    },
-    s("rect", { x, width: Math.max(w, 0), height: BAR_H, fill: colour.fill, stroke: colour.stroke }),
-    w > 40 ? s("text", { x: x + 4, y: 16, class: "seg-text block-text", fill: colour.text, text: fit(`${share.pod}/${share.container}`, w) }) : null,
-    s("title", {
-      text:
-        `${share.pod} / ${share.container}: ${formatBytes(share.size)} ${resource}` +
-        ` pinned to NUMA {${share.numa.join(",")}}` +
-        (share.numa.length > 1 ? `, ${formatBytes(share.bytes)} of it on NUMA ${nodeId}` : ""),
-    }),
-  );
-  return block;
+  // Drawn later, once per block, by renderBlocks(); here only its place in this bar is noted.
+  opts.placements.push({ share: segment.share, resource, nodeId, x: opts.origin.x + x, y: opts.origin.y, w });
+  return s("g", { class: "seg seg-block-slot" });
 }
 
 /** The longest of "label size", "label", "size" that fits the segment. */
