@@ -113,12 +113,30 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         views.unwatch(self.public_id)
         await self.channel_layer.group_discard(services.group_name(self.public_id), self.channel_name)
 
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        """A frame that is not JSON text gets the read-only answer; the base class would raise and end the
+        socket with a traceback in the server log."""
+        if text_data is None:
+            await self.refuse()
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except ValueError:
+            await self.refuse()
+            return
+        await self.receive_json(content, **kwargs)
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
             await self.send_snapshot()
         else:
-            detail = 'This socket is read-only; the only message it takes is {"type": "resync"}.'
-            await self.send_json({"type": "error", "detail": detail})
+            await self.refuse()
+
+    async def refuse(self) -> None:
+        detail = 'This socket is read-only; the only message it takes is {"type": "resync"}.'
+        await self.send_json({"type": "error", "detail": detail})
 
     def with_base_url(self, view: dict[str, Any]) -> dict[str, Any]:
         return {**view, "share_url": self.base_url + view["share_url"]}
