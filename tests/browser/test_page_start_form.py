@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -68,3 +69,56 @@ def test_an_invalid_quantity_is_shown_next_to_its_field_with_the_apis_message(br
     (error,) = [e for e in response.json()["errors"] if e["path"] == "machine.numa_nodes[1].memory"]
     expect(message).to_have_text(error["message"])
     assert page.url.endswith("/")  # nothing was created
+
+
+SCENARIO_YAML = """\
+name: pasted node
+machine:
+  numa_nodes:
+  - {id: 0, memory: 8Gi, hugepages-2Mi: 512Mi}
+  - {id: 1, memory: 8Gi, hugepages-2Mi: 512Mi}
+kubelet:
+  topology_manager_policy: best-effort
+  reserved_memory:
+  - {numa_node: 0, limits: {memory: 512Mi}}
+steps:
+- op: admit
+  pod:
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: pasted-pod}
+    spec:
+      containers:
+      - name: app
+        resources:
+          requests: {cpu: "1", memory: 1Gi, hugepages-2Mi: 256Mi}
+          limits: {cpu: "1", memory: 1Gi, hugepages-2Mi: 256Mi}
+"""
+
+
+def test_a_pasted_yaml_scenario_is_created_with_its_steps(browsing: Any) -> None:
+    page = open_start_page(browsing)
+    page.fill("#f-doc", SCENARIO_YAML)
+    page.click("#paste-form button[type='submit']")
+    page.wait_for_url("**/s/*/")
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("#scenario-name")).to_have_text("pasted node")
+    huge = page.locator("svg.machine .block[data-pod='pasted-pod'][data-resource='hugepages-2Mi']")
+    expect(huge).to_have_attribute("data-size", str(256 * 1024**2))
+
+
+def test_an_uploaded_json_file_fills_the_box(browsing: Any, tmp_path: Any) -> None:
+    document = {
+        "name": "uploaded node",
+        "machine": {"numa_nodes": [{"id": 0, "memory": "4Gi"}]},
+        "kubelet": {"reserved_memory": [{"numa_node": 0, "limits": {"memory": "256Mi"}}]},
+    }
+    path = tmp_path / "node.json"
+    path.write_text(json.dumps(document))
+    page = open_start_page(browsing)
+    page.set_input_files("#f-file", str(path))
+    expect(page.locator("#f-doc")).to_have_value(json.dumps(document))
+    page.click("#paste-form button[type='submit']")
+    page.wait_for_url("**/s/*/")
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("#scenario-name")).to_have_text("uploaded node")
