@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from playground import services
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """Start a scenario: presets, the machine form, paste or upload a document."""
     return render(request, "playground/index.html")
 
 
-@require_GET
+@require_safe
 def scenario(request: HttpRequest, public_id: str) -> HttpResponse:
     """The live scenario page; 404 for an id that does not exist."""
     try:

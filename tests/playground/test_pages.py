@@ -56,7 +56,8 @@ def test_an_unknown_scenario_is_a_404(client: Client) -> None:
     assert client.get("/s/no-such-scenario/").status_code == 404
 
 
-def test_pages_only_answer_get(client: Client) -> None:
+def test_pages_only_answer_get_and_head(client: Client) -> None:
+    assert client.head("/").status_code == 200
     assert client.post("/").status_code == 405
 
 
