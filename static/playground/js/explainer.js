@@ -20,7 +20,7 @@ function hintRows(hints, merged, width) {
       rows.push(
         h(
           "tr",
-          { class: chosen ? "chosen" : "" },
+          { class: chosen ? "chosen" : "", "data-numa": hint.numa_affinity ? hint.numa_affinity.join(",") : "" },
           h("td", { text: resource }),
           h("td", { class: "mask", text: maskBits(hint.numa_affinity, width) }),
           h("td", { text: maskIds(hint.numa_affinity) }),
@@ -73,7 +73,7 @@ function mergedLine(merged, admits, width) {
   if (!merged) return null;
   return h(
     "div",
-    { class: "merged" },
+    { class: "merged", "data-numa": merged.numa_affinity ? merged.numa_affinity.join(",") : "" },
     "Merged hint: ",
     h("code", {
       text: merged.numa_affinity

@@ -454,8 +454,24 @@ function wireTabs() {
   }
 }
 
+/** Hovering a hint (or the merged hint) in the explainer outlines its NUMA nodes in the picture. */
+function wireHintHighlight() {
+  const explainer = $("#explainer");
+  const highlight = (ids) => {
+    for (const node of document.querySelectorAll("svg.machine .numa-node")) {
+      node.classList.toggle("hinted", ids.includes(node.getAttribute("data-numa-id")));
+    }
+  };
+  explainer.addEventListener("mouseover", (event) => {
+    const target = event.target.closest("[data-numa]");
+    highlight(target && target.dataset.numa ? target.dataset.numa.split(",") : []);
+  });
+  explainer.addEventListener("mouseleave", () => highlight([]));
+}
+
 function wire() {
   wireTabs();
+  wireHintHighlight();
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
