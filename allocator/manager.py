@@ -76,7 +76,15 @@ def _hint_json(hint: TopologyHint) -> dict[str, Any]:
     if rendered is None:
         if len(_HINT_JSON) > 300_000:
             _HINT_JSON.clear()
-        rendered = _HINT_JSON[key] = hint.to_json()
+        mask = hint.numa_affinity
+        ids: list[int] | None = None
+        if mask is not None:
+            ids = []
+            while mask:
+                low = mask & -mask
+                ids.append(low.bit_length() - 1)
+                mask ^= low
+        rendered = _HINT_JSON[key] = {"numa_affinity": ids, "preferred": hint.preferred}
     return rendered
 
 

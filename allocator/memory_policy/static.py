@@ -140,7 +140,7 @@ class StaticPolicy:
         self._free_sums: dict[str, tuple[int, int, list[int]]] = {}
         self._fit_cache: dict[tuple[tuple[str, int], ...], tuple[list[int], int]] = {}
         # Indexed by preferred (False, True), then by mask index.
-        self._hint_objects: tuple[list[TopologyHint], list[TopologyHint]] = ([], [])
+        self._hint_objects: tuple[dict[int, TopologyHint], dict[int, TopologyHint]] = ({}, {})
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -225,9 +225,11 @@ class StaticPolicy:
         key = tuple(request.items())
         hit = self._fit_cache.get(key)
         if hit is None:
-            sums = [(self._allocatable_sums(state, r), size) for r, size in key]
+            fit = list(range(len(self._masks)))
+            for resource, size in key:
+                sums = self._allocatable_sums(state, resource)
+                fit = [i for i in fit if sums[i] >= size]
             counts = self._counts
-            fit = [i for i in range(len(self._masks)) if all(a[i] >= size for a, size in sums)]
             min_size = min((counts[i] for i in fit), default=len(self.numa_ids))
             if len(self._fit_cache) > 4096:
                 self._fit_cache.clear()
@@ -299,12 +301,21 @@ class StaticPolicy:
         masks = self._masks
         return [masks[i] for i in indices], min_size
 
-    def _hints_by_index(self, preferred: bool) -> list[TopologyHint]:
-        """One shared immutable hint per mask: building thousands of frozen dataclasses per call is slow."""
-        hints = self._hint_objects[preferred]
-        if not hints:
-            hints.extend(TopologyHint(mask, preferred) for mask in self._masks)
-        return hints
+    def _shared_hints(self, indices: list[int], min_size: int) -> list[TopologyHint]:
+        """Hints for mask indices, as shared immutable objects made once per mask and flag
+        (building tens of thousands of frozen dataclasses per call is slow)."""
+        made = self._hint_objects
+        masks = self._masks
+        counts = self._counts
+        out: list[TopologyHint] = []
+        for i in indices:
+            preferred = counts[i] == min_size
+            cache = made[preferred]
+            hint = cache.get(i)
+            if hint is None:
+                hint = cache[i] = TopologyHint(masks[i], preferred)
+            out.append(hint)
+        return out
 
     def calculate_hints(
         self, state: MemoryState, pod_uid: str, request: Mapping[str, int]
@@ -317,10 +328,7 @@ class StaticPolicy:
         indices, min_size = self.calculate_hint_indices(state, pod_uid, request)
         if not indices or not request:
             return {}
-        preferred = self._hints_by_index(True)
-        other = self._hints_by_index(False)
-        counts = self._counts
-        hints = [preferred[i] if counts[i] == min_size else other[i] for i in indices]
+        hints = self._shared_hints(indices, min_size)
         return {resource: list(hints) for resource in request}
 
     def _regenerate_hints(self, blocks: list[Block], request: Mapping[str, int]) -> ProviderHints:
