@@ -82,6 +82,8 @@ class Pod:
     # Filled in by parse_pod (the QoS class is read on every hint and allocate call).
     qos: str = ""
     pod_level_resources: bool = False
+    # Values derived from this (immutable) pod by the managers, computed once.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def all_containers(self) -> tuple[Container, ...]:

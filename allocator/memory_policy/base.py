@@ -31,7 +31,18 @@ def get_requested_resources(pod: Pod, container: Container) -> dict[str, int]:
 
     Keys are returned sorted, the deterministic stand-in for Go's random map order. Raises
     :class:`AllocationError` when a quantity cannot be represented as int64 (e.g. ``"1.5Gi"``).
+    The result is memoised on the pod and shared: do not modify it.
     """
+    key = ("requested", container.init, container.name)
+    cached = pod.memo.get(key)
+    if cached is None:
+        cached = pod.memo[key] = _requested(pod, container)
+    if isinstance(cached, str):
+        raise AllocationError(cached)
+    return cached
+
+
+def _requested(pod: Pod, container: Container) -> dict[str, int] | str:
     requested: dict[str, int] = {}
     requests = pod.requested(container)
     for name in sorted(requests):
@@ -39,7 +50,7 @@ def get_requested_resources(pod: Pod, container: Container) -> dict[str, int]:
             continue
         value = as_int64(requests[name])
         if value is None:
-            raise AllocationError("[memorymanager] failed to represent quantity as int64")
+            return "[memorymanager] failed to represent quantity as int64"
         requested[name] = value % _UINT64
     return requested
 
