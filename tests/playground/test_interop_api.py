@@ -113,6 +113,7 @@ def test_every_checkpoint_imports_and_exports_byte_identical(
     report = created["report"]
     assert report["checksum_status"] == "valid" and report["checksum"] == record["checksum"]
     assert report["kubelet_would_start"] is True and report["reexport_identical"] is True
+    assert report["as_the_kubelet_writes_it"] is True
     exported = api_client.get(f"/api/v1/scenarios/{created['id']}/export/checkpoint")
     assert exported.status_code == 200
     assert exported.content == text.encode("utf-8")
@@ -151,6 +152,21 @@ def test_checkpoint_with_its_machine_and_kubelet_alongside(
     assert view["kubelet"]["topology_manager_policy"] == vector["kubelet"].get(
         "topology_manager_policy", "none"
     )
+
+
+def test_a_reindented_file_imports_and_exports_as_the_kubelet_writes_it(api_client: Client) -> None:
+    """The checksum covers the content, not the bytes: a re-indented file is valid; the export is compact."""
+    record = first_record(numa_nodes=2, containers=0)
+    canonical = checkpoint_text(record)
+    text = json.dumps(json.loads(canonical), indent=2)
+    response = post_json(api_client, "/api/v1/import", {"checkpoint": text})
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["report"]["checksum_status"] == "valid"
+    assert created["report"]["reexport_identical"] is False
+    assert created["report"]["as_the_kubelet_writes_it"] is False
+    url = f"/api/v1/scenarios/{created['id']}/export/checkpoint"
+    assert api_client.get(url).content == canonical.encode()
 
 
 def test_checkpoint_preview_stores_nothing(api_client: Client) -> None:

@@ -133,7 +133,14 @@ function checkpointReport(report) {
     ...definition("kubelet starts", report.kubelet_would_start ? "yes" : `no: ${report.error}`),
   ];
   if (report.reexport_identical !== undefined) {
-    rows.push(...definition("export", report.reexport_identical ? "byte-identical to the file" : "differs from the file"));
+    rows.push(
+      ...definition(
+        "export",
+        report.reexport_identical
+          ? "byte-identical to the file"
+          : "the same content, in the kubelet's own layout (this file was re-indented or re-signed)",
+      ),
+    );
   }
   return [
     h("h3", { text: "memory_manager_state" }),
