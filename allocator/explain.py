@@ -15,7 +15,6 @@ from typing import Any
 
 from allocator.pods import QOS_GUARANTEED, Pod
 from allocator.quantities import as_int64, format_quantity
-from allocator.state import MemoryState
 
 __all__ = ["Evaluation", "NodeUsage", "build_explanation", "node_usage"]
 
@@ -102,16 +101,17 @@ class NodeUsage:
     assignments: int
 
 
-def node_usage(state: MemoryState) -> list[NodeUsage]:
-    """Free memory per resource, NUMA group and assignment count of every node."""
+def node_usage(state: dict[str, Any], groups: dict[str, Any]) -> list[NodeUsage]:
+    """Free memory per resource, NUMA group and assignment count of every node, from the rendered
+    ``state()`` and ``numa_groups()`` views of the step."""
     return [
         NodeUsage(
-            numa_id,
-            {name: table.free for name, table in node.memory_map.items()},
-            tuple(sorted(node.cells)),
-            node.number_of_assignments,
+            int(key),
+            {name: table["free"] for name, table in tables.items()},
+            tuple(groups[key]["cells"]),
+            groups[key]["number_of_assignments"],
         )
-        for numa_id, node in sorted(state.machine_state.items())
+        for key, tables in sorted(state.items(), key=lambda item: int(item[0]))
     ]
 
 
@@ -268,12 +268,14 @@ def build_explanation(
     reason: str,
     message: str,
     error: str | None,
-    nodes: list[NodeUsage],
+    state_after: dict[str, Any],
+    groups_after: dict[str, Any],
     blocks: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """The explanation record of one ``admit`` (``error`` is the Memory Manager's text, if any)."""
     qos = pod.qos_class
     requests = _requests(pod)
+    nodes = node_usage(state_after, groups_after)
     if admitted:
         stage = None
     elif error is None:

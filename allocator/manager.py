@@ -21,7 +21,7 @@ from typing import Any
 
 from allocator.config import validate as validate_config
 from allocator.errors import TOPOLOGY_AFFINITY_ERROR, UNEXPECTED_ADMISSION_ERROR, InputError
-from allocator.explain import Evaluation, build_explanation, node_usage
+from allocator.explain import Evaluation, build_explanation
 from allocator.hints import TopologyHint
 from allocator.memory_policy import AllocationError, NonePolicy, StaticPolicy, new_policy
 from allocator.metrics import Metrics
@@ -332,7 +332,8 @@ class MemoryManager:
             reason=reason,
             message=message,
             error=None if error in (None, TOPOLOGY_AFFINITY_ERROR) else error,
-            nodes=node_usage(self.memory_state),
+            state_after=result["state_after"],
+            groups_after=result["numa_groups_after"],
             blocks=result["containers"],
         )
         return Outcome(result, explain=explain)
