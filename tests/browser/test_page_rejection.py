@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -49,3 +50,9 @@ def test_clicking_a_pod_explains_its_own_admission(browsing: Any) -> None:
     page.click(".pod[data-pod-name='fits'] .pod-name")
     expect(page.locator("[data-verdict]")).to_have_attribute("data-verdict", "admitted")
     expect(page.locator("#explainer .merged")).to_contain_text("{0}")
+
+    # Pointing at the merged hint outlines its NUMA node in the picture.
+    page.hover("#explainer .merged")
+    hinted = re.compile(r"\bhinted\b")
+    expect(page.locator("svg.machine .numa-node[data-numa-id='0']")).to_have_class(hinted)
+    expect(page.locator("svg.machine .numa-node[data-numa-id='1']")).not_to_have_class(hinted)
