@@ -345,6 +345,7 @@ def import_node(body: Any) -> Imported:
         raise Invalid(
             "The import body must be a JSON object.", [{"path": "body", "message": "expected an object"}]
         )
+    refuse_bare_documents(body)
     if body.get("checkpoint") not in (None, ""):
         document, report = checkpoint_report(body)
         report["kind"] = "checkpoint"
@@ -360,10 +361,21 @@ def import_node(body: Any) -> Imported:
     return Imported(created=created, report=report)
 
 
+def refuse_bare_documents(body: Mapping[str, Any]) -> None:
+    """A KubeletConfiguration (or any Kubernetes object) sent as the body itself, not as a field of it."""
+    if "kind" in body or "apiVersion" in body:
+        raise Invalid(
+            f"The body is a {body.get('kind') or 'Kubernetes'} document; send a JSON object whose "
+            "kubelet_configuration field holds its text, with the machine (numactl or cadvisor) beside it.",
+            [{"path": "kind" if "kind" in body else "apiVersion", "message": "expected the import fields"}],
+        )
+
+
 def preview(body: Any) -> dict[str, Any]:
     """What an import would create, without storing it: ``{"name", "machine", "kubelet", "report"}``."""
     if not isinstance(body, dict):
         raise Invalid("The body must be a JSON object.", [{"path": "body", "message": "expected an object"}])
+    refuse_bare_documents(body)
     if body.get("checkpoint") not in (None, ""):
         document, report = checkpoint_report(body)
         report["kind"] = "checkpoint"

@@ -391,6 +391,27 @@ def test_non_object_bodies_are_422(api_client: Client) -> None:
         assert response.status_code == 422, (url, response.content)
 
 
+def test_a_bare_kubelet_configuration_body_is_pointed_to_its_field(api_client: Client) -> None:
+    response = api_client.post("/api/v1/import", KUBELET_CONFIGURATION, content_type="application/yaml")
+    assert response.status_code == 422
+    assert "kubelet_configuration field" in response.json()["detail"]
+    assert Scenario.objects.count() == 0
+
+
+def test_the_interop_endpoints_are_in_the_openapi_document(api_client: Client) -> None:
+    paths = api_client.get("/api/v1/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/import",
+        "/api/v1/import/checkpoint",
+        "/api/v1/import/preview",
+        "/api/v1/lint",
+        "/api/v1/scenarios/{public_id}/export/checkpoint",
+        "/api/v1/scenarios/{public_id}/metrics",
+        "/api/v1/scenarios/{public_id}/restart/preview",
+    ):
+        assert path in paths, path
+
+
 # --- exports -----------------------------------------------------------------------------------------
 
 
