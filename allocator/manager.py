@@ -171,7 +171,11 @@ class MemoryManager:
         return [pod.raw for pod in self._active.values()]
 
     def assignments(self) -> dict[str, Any]:
-        return self.memory_state.assignments_json()
+        """``{pod_uid: {container: [{"numa_affinity", "type", "size"}]}}``, blocks sorted by type."""
+        return {
+            uid: {name: blocks_to_json(blocks) for name, blocks in containers.items()}
+            for uid, containers in self.memory_state.assignments.items()
+        }
 
     def metrics(self) -> dict[str, int]:
         return self._metrics.series()

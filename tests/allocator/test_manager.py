@@ -182,7 +182,7 @@ def test_remove_frees_the_pod_and_unknown_pods_do_nothing() -> None:
     mm = manager()
     admit(mm, pod("a", ("c", "1Gi")))
     assert [p["metadata"]["uid"] for p in mm.active_pods()] == ["a"]
-    assert mm.assignments() == {"a": {"c": [{"numaAffinity": [0], "type": "memory", "size": GI}]}}
+    assert mm.assignments() == {"a": {"c": [{"numa_affinity": [0], "type": "memory", "size": GI}]}}
     unknown = mm.apply({"op": "remove", "pod_uid": "nobody"}).result
     assert unknown["removed"] is False and unknown["state_after"]["0"]["memory"]["reserved"] == GI
     removed = mm.apply({"op": "remove", "pod_uid": "a"}).result
