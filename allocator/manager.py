@@ -329,7 +329,8 @@ class MemoryManager:
             build_explanation,
             pod=pod,
             tm_policy=self.tm_policy_name,
-            scope=self.scope,
+            # The configured scope (policy none ignores it, but the page shows what was configured).
+            scope=self.scope or self.kubelet.topology_manager_scope,
             memory_policy=self.policy.name,
             evaluations=evaluations,
             admitted=admitted,
