@@ -125,3 +125,10 @@ def test_the_panel_is_read_only_without_the_token(browsing: Any) -> None:
     expect(page.locator("#k-restart-apply")).to_be_hidden()
     page.click("#k-whatif")
     expect(page.locator("#k-restart-outcome")).to_contain_text("does not come back")
+    # A flag the kubelet's own parser refuses: its words, naming the entry.
+    page.fill("#k-flag", "0:cpu=1")
+    page.click("#k-lint")
+    expect(page.locator("#k-lint-status")).to_have_class("form-status error")
+    expect(page.locator("#k-lint-status")).to_contain_text(
+        'reserved_memory[0]: memory type conversion error, unknown type: "cpu"'
+    )

@@ -122,3 +122,27 @@ def test_an_uploaded_json_file_fills_the_box(browsing: Any, tmp_path: Any) -> No
     page.wait_for_url("**/s/*/")
     page.wait_for_selector("body[data-ready='true']")
     expect(page.locator("#scenario-name")).to_have_text("uploaded node")
+
+
+def test_check_configuration_proposes_a_reserved_memory_the_kubelet_accepts(browsing: Any) -> None:
+    page = open_start_page(browsing)
+    page.fill("#f-system-reserved", "1Gi")
+    page.fill("#f-kube-reserved", "512Mi")
+    page.fill("#f-eviction", "100Mi")
+    # The defaults reserve 1Gi on each node: 2Gi, not the 1636Mi Node Allocatable asks for.
+    page.click("#lint-button")
+    lint = page.locator("#lint-result .lint")
+    expect(lint).to_have_attribute("data-lint", "error")
+    expect(lint.locator("[data-code='sum-mismatch']")).to_contain_text("1636Mi")
+
+    page.click("#apply-correction")
+    expect(page.locator("#lint-result .lint")).to_have_attribute("data-lint", "ok")
+    reserved = [page.input_value(f"#n{numa_id}-reserved") for numa_id in range(2)]
+    page.click("#machine-form button[type='submit']")
+    page.wait_for_url("**/s/*/")
+    page.wait_for_selector("body[data-ready='true']")
+    scenario_id = page.evaluate("document.body.dataset.scenarioId")
+    kubelet = browsing.get(f"/api/v1/scenarios/{scenario_id}")["kubelet"]
+    total = sum(entry["limits"]["memory"] for entry in kubelet["reserved_memory"])
+    assert total == 1024**3 + 512 * 1024**2 + 100 * 1024**2
+    assert any(reserved)

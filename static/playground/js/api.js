@@ -62,6 +62,7 @@ export async function request(method, path, { body, token, contentType } = {}) {
 
 export const createScenario = (doc) =>
   request("POST", "/scenarios", typeof doc === "string" ? { body: doc, contentType: "application/yaml" } : { body: doc });
+export const lintConfiguration = (doc) => request("POST", "/lint", { body: doc });
 export const importNode = (body) => request("POST", "/import", { body });
 export const getScenario = (id) => request("GET", `/scenarios/${encodeURIComponent(id)}`);
 export const canEditWith = (id, token) =>

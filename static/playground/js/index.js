@@ -1,7 +1,7 @@
 // The start page: presets, the machine form and the paste/upload box. Creating always goes
 // through the REST API; the edit token is kept in localStorage for the new scenario.
 
-import { createScenario, errorLines, importNode, saveToken } from "./api.js";
+import { createScenario, errorLines, importNode, lintConfiguration, saveToken } from "./api.js";
 import { $, $all, h, replaceChildren, s } from "./dom.js";
 import { PRESETS, presetDocument, presetFacts } from "./presets.js";
 
@@ -148,18 +148,97 @@ export function machineDocument() {
   const options = {};
   if ($("#f-prefer-closest").checked) options["prefer-closest-numa-nodes"] = "true";
   if ($("#f-max-numa").value.trim()) options["max-allowable-numa-nodes"] = $("#f-max-numa").value.trim();
+  const kubelet = {
+    memory_manager_policy: $("#f-mm-policy").value,
+    topology_manager_policy: $("#f-tm-policy").value,
+    topology_manager_scope: $("#f-scope").value,
+    topology_manager_policy_options: options,
+    reserved_memory: reservedMemory,
+  };
+  const optional = (selector) => $(selector).value.trim();
+  if (optional("#f-system-reserved")) kubelet.system_reserved = { memory: optional("#f-system-reserved") };
+  if (optional("#f-kube-reserved")) kubelet.kube_reserved = { memory: optional("#f-kube-reserved") };
+  if (optional("#f-eviction")) kubelet.eviction_hard = { "memory.available": optional("#f-eviction") };
   return {
     name: $("#f-name").value,
     machine: { numa_nodes: numaNodes, distances: parseDistances($("#f-distances").value) },
-    kubelet: {
-      memory_manager_policy: $("#f-mm-policy").value,
-      topology_manager_policy: $("#f-tm-policy").value,
-      topology_manager_scope: $("#f-scope").value,
-      topology_manager_policy_options: options,
-      reserved_memory: reservedMemory,
-    },
+    kubelet,
     steps: [],
   };
+}
+
+// ---- the reservedMemory linter ----
+
+/** Fill the reserved-memory inputs from the linter's corrected block. */
+function applyCorrection(block) {
+  const byNode = new Map(block.map((entry) => [entry.numa_node, entry.limits.memory || ""]));
+  for (const input of $all("#nodes-body input[data-field='reserved']")) {
+    input.value = byNode.get(Number(input.dataset.node)) || "";
+  }
+}
+
+function renderLint(result) {
+  const box = $("#lint-result");
+  if (result.outcome === "ok" && !result.findings.length) {
+    replaceChildren(box, h("p", { class: "lint ok", "data-lint": "ok", text: "The kubelet starts with this configuration." }));
+    return;
+  }
+  const correction = result.findings.find((item) => item.corrected_reserved_memory);
+  replaceChildren(
+    box,
+    h(
+      "div",
+      { class: `lint ${result.outcome === "ok" ? "warn" : "bad"}`, "data-lint": result.outcome },
+      h("p", {
+        text: result.outcome === "ok" ? "The kubelet starts, but:" : "The kubelet would refuse to start:",
+      }),
+      h(
+        "ul",
+        {},
+        result.findings.map((item) =>
+          h(
+            "li",
+            { "data-code": item.code },
+            h("span", { text: item.message }),
+            item.kubelet_error ? h("code", { class: "kubelet-words", text: item.kubelet_error }) : null,
+          ),
+        ),
+      ),
+      correction && correction.corrected_yaml
+        ? [
+            h("p", { text: "A reservedMemory that the kubelet accepts:" }),
+            h("pre", { class: "code-block", text: correction.corrected_yaml }),
+            h("button", {
+              type: "button",
+              class: "secondary small",
+              id: "apply-correction",
+              text: "Use this reservedMemory",
+              onclick: () => {
+                applyCorrection(correction.corrected_reserved_memory);
+                checkConfiguration();
+              },
+            }),
+          ]
+        : null,
+    ),
+  );
+}
+
+async function checkConfiguration() {
+  const form = $("#machine-form");
+  const status = $("#machine-status");
+  clearErrors(form, $("#machine-errors"));
+  status.className = "form-status";
+  status.textContent = "Checking…";
+  try {
+    renderLint(await lintConfiguration(machineDocument()));
+    status.textContent = "";
+  } catch (error) {
+    replaceChildren($("#lint-result"));
+    status.className = "form-status error";
+    status.textContent = error.detail || "The configuration could not be checked.";
+    showFieldErrors(form, $("#machine-errors"), error);
+  }
 }
 
 function clearErrors(form, list) {
@@ -274,4 +353,5 @@ $("#machine-form").addEventListener("submit", submitMachine);
 $("#paste-form").addEventListener("submit", submitDocument);
 $("#f-file").addEventListener("change", loadFile);
 $("#import-form").addEventListener("submit", submitImport);
+$("#lint-button").addEventListener("click", checkConfiguration);
 document.body.dataset.ready = "true";

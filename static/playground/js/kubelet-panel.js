@@ -3,7 +3,7 @@
 // "restart kubelet" what-if with a drift knob (POST .../restart/preview; "for real": POST .../restart).
 // Self-contained: it reads the scenario from the API when asked, so it never depends on the page's state.
 
-import { API_ROOT, tokenFor } from "./api.js";
+import { errorLines, request, tokenFor } from "./api.js";
 import { $, h, replaceChildren } from "./dom.js";
 import { toQuantity } from "./format.js";
 
@@ -11,28 +11,15 @@ const panel = $("#kubelet-panel");
 const scenarioId = panel.dataset.scenarioId;
 const path = (tail) => `/scenarios/${encodeURIComponent(scenarioId)}${tail}`;
 
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
-
+/** One API call: {ok, data} with the answer, or {ok: false, data: {detail}} with the refusal in words. */
 async function call(method, tail, body, token) {
-  const headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(API_ROOT + tail, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  let data;
   try {
-    data = await response.json();
-  } catch {
-    data = { detail: `The server answered ${response.status}.`, errors: [] };
+    return { ok: true, data: await request(method, tail, { body, token }) };
+  } catch (error) {
+    const lines = errorLines(error);
+    const words = error.detail && !lines.includes(error.detail) ? [error.detail, ...lines] : lines;
+    return { ok: false, data: { detail: words.join(" ") } };
   }
-  return { ok: response.ok, data };
 }
 
 function say(id, text, kind = "") {
@@ -41,14 +28,9 @@ function say(id, text, kind = "") {
   box.textContent = text;
 }
 
-function problem(data) {
-  const lines = (data.errors || []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message));
-  return [data.detail, ...lines.filter((line) => line !== data.detail)].join(" ");
-}
-
 async function scenario() {
   const { ok, data } = await call("GET", path(""));
-  if (!ok) throw new Error(problem(data));
+  if (!ok) throw new Error(data.detail);
   return data;
 }
 
@@ -87,7 +69,7 @@ async function lint(event) {
     else kubelet.reserved_memory = [];
     const { ok, data } = await call("POST", "/lint", body);
     if (!ok) {
-      say("#k-lint-status", problem(data), "error");
+      say("#k-lint-status", data.detail, "error");
       replaceChildren($("#k-lint-result"));
       return;
     }
@@ -156,12 +138,12 @@ async function restart(event, forReal = false) {
     const body = changed ? { changes: { machine } } : {};
     if (forReal) {
       const { ok, data } = await call("POST", path("/restart"), body, tokenFor(scenarioId));
-      if (!ok) return say("#k-restart-status", problem(data), "error");
+      if (!ok) return say("#k-restart-status", data.detail, "error");
       const outcome = data.outcome || {};
       renderRestart({ started: outcome.started && !outcome.panic, stage: outcome.stage, error: outcome.error, panic: outcome.panic, outcome }, changed, true);
     } else {
       const { ok, data } = await call("POST", path("/restart/preview"), body);
-      if (!ok) return say("#k-restart-status", problem(data), "error");
+      if (!ok) return say("#k-restart-status", data.detail, "error");
       renderRestart(data, changed, false);
     }
     say("#k-restart-status", "");
