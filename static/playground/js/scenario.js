@@ -426,7 +426,9 @@ async function fork(version) {
 }
 
 async function share() {
-  const url = page.live.share_url || location.href.split("?")[0];
+  const base = page.live.share_url || location.href.split("?")[0];
+  // Viewing the past: the link opens that version (the page reads ?version=N).
+  const url = page.viewing === null ? base : `${base}?version=${page.viewing}`;
   try {
     await navigator.clipboard.writeText(url);
     toast("Link copied. Anyone with it sees this scenario live, read-only.");
