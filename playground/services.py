@@ -48,8 +48,9 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 32
 # Engines kept warm in this process, keyed by scenario id; a version check makes them safe across processes.
 ENGINE_CACHE_SIZE = 64
-# Kubernetes object names: no path separators, no whitespace, at most 253 characters.
-POD_NAME = re.compile(r"^[^\s/]{1,253}$")
+# A pod is deleted by name in a URL path, so no '/' (nor control characters); at most 253 characters,
+# as in Kubernetes. Stricter DNS rules are the API server's, not the kubelet's: the vectors use "fakePod1".
+POD_NAME = re.compile(r"^[^/\x00-\x1f\x7f]{1,253}$")
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -457,11 +458,11 @@ def prepare_pod(pod: Any, path: str) -> dict[str, Any]:
     name = pod_identity(pod)[0]
     if not POD_NAME.match(name):
         raise Invalid(
-            "A pod needs metadata.name: 1 to 253 characters, no '/' and no whitespace.",
+            "A pod needs metadata.name: 1 to 253 characters, no '/' and no control characters.",
             [
                 {
                     "path": f"{path}.metadata.name",
-                    "message": "required: 1 to 253 characters, no '/' or whitespace",
+                    "message": "required: 1 to 253 characters, no '/' or control characters",
                 }
             ],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.test import Client, override_settings
@@ -313,6 +314,11 @@ def test_a_name_of_a_failed_pod_is_in_use_until_it_is_deleted(owner: Owner) -> N
             "pod.metadata.name",
             id="a slash in the name",
         ),
+        pytest.param(
+            {**guaranteed_pod("x"), "metadata": {"name": "a\nb"}},
+            "pod.metadata.name",
+            id="a control character in the name",
+        ),
         pytest.param("a pod", "pod", id="not an object"),
     ],
 )
@@ -353,6 +359,14 @@ def test_a_full_scenario_is_413(owner: Owner) -> None:
     assert owner.submit(guaranteed_pod("a", "256Mi"), guaranteed_pod("b", "256Mi")).status_code == 201
     assert owner.submit(guaranteed_pod("c", "256Mi")).status_code == 413
     assert owner.view()["version"] == 2
+
+
+def test_any_printable_name_is_kept_as_text_and_deletable(owner: Owner) -> None:
+    name = "<img src=x onerror=alert(1)> ü"
+    assert owner.submit(guaranteed_pod(name)).status_code == 201
+    assert [pod["name"] for pod in owner.view()["pods"]] == [name]
+    response = owner.client.delete(f"/api/v1/scenarios/{owner.id}/pods/{quote(name)}", **owner.auth)
+    assert response.status_code == 200 and owner.view()["pods"] == []
 
 
 # --- DELETE /scenarios/{id}/pods/{name} ---------------------------------------------------------
