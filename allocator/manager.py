@@ -74,7 +74,7 @@ def _hint_json(hint: TopologyHint) -> dict[str, Any]:
     key = (hint.numa_affinity, hint.preferred)
     rendered = _HINT_JSON.get(key)
     if rendered is None:
-        if len(_HINT_JSON) > 300_000:
+        if len(_HINT_JSON) >= 1 << 18:
             _HINT_JSON.clear()
         mask = hint.numa_affinity
         ids: list[int] | None = None

@@ -44,6 +44,10 @@ ERR_EXTENDED_PREFERRED = "[memorymanager] failed to find the extended preferred 
 ERR_VIOLATES_GROUPS = "[memorymanager] preferred hint violates NUMA node allocation"
 ERR_NO_SYSTEM_RESERVED = "[memorymanager] you should specify the system reserved memory"
 
+# Immutable hints shared by every policy instance: (not preferred, preferred) -> mask -> hint.
+_SHARED_HINTS: tuple[dict[int, TopologyHint], dict[int, TopologyHint]] = ({}, {})
+_SHARED_HINTS_LIMIT = 1 << 17  # every mask of a 17-node machine
+
 # systemReservedMemory: NUMA id -> resource -> bytes.
 SystemReserved = dict[int, dict[str, int]]
 # initContainersReusableMemory: pod UID -> mask -> resource -> bytes (the kubelet keys masks by string).
@@ -139,8 +143,6 @@ class StaticPolicy:
         self._alloc_sums: dict[str, list[int]] = {}
         self._free_sums: dict[str, tuple[int, int, list[int]]] = {}
         self._fit_cache: dict[tuple[tuple[str, int], ...], tuple[list[int], int]] = {}
-        # Indexed by preferred (False, True), then by mask index.
-        self._hint_objects: tuple[dict[int, TopologyHint], dict[int, TopologyHint]] = ({}, {})
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -304,16 +306,18 @@ class StaticPolicy:
     def _shared_hints(self, indices: list[int], min_size: int) -> list[TopologyHint]:
         """Hints for mask indices, as shared immutable objects made once per mask and flag
         (building tens of thousands of frozen dataclasses per call is slow)."""
-        made = self._hint_objects
         masks = self._masks
         counts = self._counts
         out: list[TopologyHint] = []
         for i in indices:
+            mask = masks[i]
             preferred = counts[i] == min_size
-            cache = made[preferred]
-            hint = cache.get(i)
+            cache = _SHARED_HINTS[preferred]
+            hint = cache.get(mask)
             if hint is None:
-                hint = cache[i] = TopologyHint(masks[i], preferred)
+                if len(cache) >= _SHARED_HINTS_LIMIT:
+                    cache.clear()
+                hint = cache[mask] = TopologyHint(mask, preferred)
             out.append(hint)
         return out
 
