@@ -388,6 +388,11 @@ def test_pages_and_api_carry_security_headers(client: Client) -> None:
         assert response["Referrer-Policy"] == "same-origin", path
         assert response["Cross-Origin-Opener-Policy"] == "same-origin", path
         assert "Server" not in response or "Python" not in response["Server"], path
+        policy = dict(
+            directive.strip().split(" ", 1) for directive in response["Content-Security-Policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'", path  # no inline or foreign script can run
+        assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'", path
 
 
 @pytest.mark.django_db
