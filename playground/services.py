@@ -525,6 +525,33 @@ def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None
     )
 
 
+# The kubelet configuration fields a restart may change (restart/README.md).
+KUBELET_CHANGES = (
+    "reserved_memory",
+    "node_allocatable_reservation",
+    "memory_manager_policy",
+    "topology_manager_policy",
+    "topology_manager_scope",
+    "topology_manager_policy_options",
+)
+
+
+def apply_config_changes(scenario: Scenario, changes: dict[str, Any] | None) -> None:
+    """A restart's changes persist for every later step: the views show the machine and kubelet in force.
+
+    The document's own ``machine``/``kubelet`` stay as submitted: the export replays the restart step.
+    """
+    if not changes or not any(key in changes for key in ("machine", *KUBELET_CHANGES)):
+        return
+    machine = changes.get("machine", scenario.machine_view)
+    kubelet = {**scenario.kubelet_view, **{key: changes[key] for key in KUBELET_CHANGES if key in changes}}
+    try:
+        parsed = parse_scenario({"name": scenario.name, "machine": machine, "kubelet": kubelet})
+    except InputError:
+        return  # the engine accepted the step; a view that cannot be rebuilt stays as it was
+    scenario.machine_view, scenario.kubelet_view = normalised_views(parsed)
+
+
 def stop_reason(op: str, outcome: dict[str, Any]) -> str | None:
     """Why the kubelet is down after this step, if it is: it crashed, or a restart failed to start it.
 
@@ -575,6 +602,8 @@ def apply_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path
         explanation=outcome.explanation,
     )
     update_pods(scenario, mm, event)
+    if step["op"] == "restart":
+        apply_config_changes(scenario, step.get("changes"))
     if (reason := stop_reason(step["op"], outcome.result)) is not None:
         scenario.stopped = {"version": scenario.version, "reason": reason}
     return event
@@ -641,6 +670,7 @@ def pods_from_events(events: Iterable[Event], mm: MemoryManager) -> list[Pod]:
 
 # The read-model fields a write replaces; it never needs to read them.
 CACHED_FIELDS = ("state", "numa_groups", "stopped")
+CONFIG_VIEWS = ("machine_view", "kubelet_view")
 
 
 def lock_scenario(public_id: str) -> Scenario:
@@ -698,7 +728,9 @@ def write(
         previous_version = scenario.version
         events = work(scenario, mm)
         store_engine(scenario, mm, previous_version)
-        scenario.save(update_fields=[*CACHED_FIELDS, "version", "updated_at"])
+        # The configuration views are saved only when a restart loaded (and changed) them.
+        changed = [field for field in CONFIG_VIEWS if field not in scenario.get_deferred_fields()]
+        scenario.save(update_fields=[*CACHED_FIELDS, *changed, "version", "updated_at"])
         version = scenario.version
         event_views = [event_view(event) for event in events]
         # robust: the write is committed whatever happens here; a failure is logged, not raised.
@@ -865,6 +897,8 @@ def fork_scenario(public_id: str, version: int | None = None, name: str | None =
         fork.initial_state = source.initial_state
         fork.forked_from, fork.forked_from_version, fork.version = source, version, version
         for event in history:
+            if event.op == "restart":
+                apply_config_changes(fork, event.step.get("changes"))
             if (reason := stop_reason(event.op, event.outcome)) is not None:
                 fork.stopped = {"version": event.version, "reason": reason}
         fork.save()

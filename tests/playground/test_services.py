@@ -253,3 +253,22 @@ def test_a_kubelet_that_failed_to_start_takes_no_further_step(tmp_path: Path, re
         == 2
     )
     assert services.fork_scenario(public_id).scenario.stopped == view["stopped"]
+
+
+def test_a_restart_that_changes_the_machine_shows_the_new_one() -> None:
+    public_id, token = new_scenario(machine_doc("4Gi", "4Gi"))
+    bigger = {"numa_nodes": [{"id": 0, "memory": "8Gi"}, {"id": 1, "memory": "4Gi"}]}
+    # Without its checkpoint the kubelet starts on the new machine (with it, the drift check refuses).
+    changes = {"machine": bigger, "topology_manager_policy": "restricted", "delete_checkpoint": True}
+    [outcome] = services.restart(public_id, token, changes).outcomes
+    assert outcome["started"] is True
+    view = services.scenario_view(services.get_scenario(public_id))
+    assert view["machine"]["numa_nodes"][0] == {"id": 0, "memory": 8 * GI}
+    assert view["kubelet"]["topology_manager_policy"] == "restricted"
+    assert view["state"]["0"]["memory"]["total"] == 8 * GI
+    # The document as submitted is what the export carries: the restart step replays the change.
+    exported = services.export_scenario(public_id)
+    assert exported["machine"] == machine_doc("4Gi", "4Gi")["machine"]
+    assert exported["steps"][0]["changes"]["machine"] == bigger
+    fork = services.scenario_view(services.fork_scenario(public_id).scenario)
+    assert (fork["machine"], fork["kubelet"]) == (view["machine"], view["kubelet"])
