@@ -133,6 +133,10 @@ def test_raw_checkpoint_upload(api_client: Client) -> None:
     scenario_id = response.json()["id"]
     assert api_client.get(f"/api/v1/scenarios/{scenario_id}").json()["name"] == "node-7"
     assert api_client.get(f"/api/v1/scenarios/{scenario_id}/export/checkpoint").content == text.encode()
+    # The imported node is a kubelet that has just started from the file: its counters are all zero.
+    metrics = api_client.get(f"/api/v1/scenarios/{scenario_id}/metrics").content.decode()
+    assert "kubelet_topology_manager_admission_requests_total 0\n" in metrics
+    assert "kubelet_memory_manager_pinning_requests_total 0\n" in metrics
 
 
 @pytest.mark.parametrize("record", CHECKPOINT_INDEX[:6], ids=lambda r: r["name"])
