@@ -219,6 +219,7 @@ def scenario_view(
     if pods is None:
         pods = scenario.pods.all()
     source = scenario.forked_from
+    assignments = current_assignments(scenario)
     return {
         "id": scenario.public_id,
         "name": scenario.name,
@@ -235,7 +236,7 @@ def scenario_view(
         "stopped": scenario.stopped,
         "state": scenario.state,
         "numa_groups": scenario.numa_groups,
-        "pods": [pod_view(pod, current_assignments(scenario)) for pod in pods],
+        "pods": [pod_view(pod, assignments) for pod in pods],
     }
 
 

@@ -272,3 +272,11 @@ def test_a_restart_that_changes_the_machine_shows_the_new_one() -> None:
     assert exported["steps"][0]["changes"]["machine"] == bigger
     fork = services.scenario_view(services.fork_scenario(public_id).scenario)
     assert (fork["machine"], fork["kubelet"]) == (view["machine"], view["kubelet"])
+
+
+def test_reading_a_scenario_costs_a_few_queries_however_many_pods(django_assert_max_num_queries: Any) -> None:
+    public_id, token = new_scenario(machine_doc("64Gi"))
+    services.admit_pods(public_id, token, [guaranteed_pod(f"p{index}", "256Mi") for index in range(40)])
+    with django_assert_max_num_queries(4):
+        view = services.scenario_view(services.get_scenario(public_id))
+    assert len(view["pods"]) == 40 and all(pod["containers"]["c0"] for pod in view["pods"])
