@@ -180,8 +180,14 @@ def _summary(
         text = f"Pod {name} was admitted and its memory was pinned to {where}."
         if cross:
             text += (
-                " Its request did not fit a single NUMA node, so the nodes form a NUMA group that only "
-                "cross-NUMA allocations of exactly that group may share."
+                " Those nodes now form a NUMA group: only allocations on exactly that group may use them "
+                "together, and none of them alone."
+            )
+        merged = [e.merged_hint for e in evaluations if e.merged_hint is not None]
+        if tm_policy == "best-effort" and any(not m["preferred"] for m in merged):
+            text += (
+                " The Topology Manager's placement was not a preferred one; best-effort admits it anyway "
+                "(restricted or single-numa-node would have rejected the pod)."
             )
         return text
     last = evaluations[-1] if evaluations else None
