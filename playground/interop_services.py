@@ -109,7 +109,7 @@ def machine_from(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | 
     given = [key for key in MACHINE_SOURCES if body.get(key) not in (None, "")]
     if len(given) > 1:
         raise Invalid(
-            f"Give the machine once: {', '.join(given)} were all sent.",
+            f"Give the machine once: {' and '.join(given)} were sent together.",
             [{"path": key, "message": "only one machine source"} for key in given[1:]],
         )
     if not given:
@@ -163,11 +163,12 @@ def kubelet_from(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[s
     return kubelet, given
 
 
-def node_document(body: Mapping[str, Any], machine_required: bool = True) -> dict[str, Any]:
-    """``{"name", "machine", "kubelet"}`` from the pasted texts (no checkpoint); raises Invalid."""
-    machine, _ = machine_from(body)
-    kubelet, _ = kubelet_from(body)
-    if machine is None and machine_required:
+def node_document(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``{"name", "machine", "kubelet"}`` from the pasted texts (no checkpoint) and where each came from;
+    raises Invalid."""
+    machine, machine_source = machine_from(body)
+    kubelet, kubelet_sources = kubelet_from(body)
+    if machine is None:
         raise Invalid(
             "The machine is missing: paste numactl --hardware output or cadvisor machine info.",
             [{"path": "numactl", "message": "required (or cadvisor, or machine)"}],
@@ -175,7 +176,8 @@ def node_document(body: Mapping[str, Any], machine_required: bool = True) -> dic
     name = body.get("name") or "imported node"
     if not isinstance(name, str):
         raise Invalid("name must be a string.", [{"path": "name", "message": "expected a string"}])
-    return {"name": name, "machine": machine, "kubelet": kubelet or {}}
+    document = {"name": name, "machine": machine, "kubelet": kubelet or {}}
+    return document, {"kind": "node", "machine_source": machine_source, "kubelet_sources": kubelet_sources}
 
 
 def check_kubelet_starts(document: Mapping[str, Any], kubelet_sources: list[str]) -> None:
@@ -333,13 +335,14 @@ def checkpoint_report(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
     return imported.scenario, report
 
 
-def import_node(body: Any) -> Imported:
-    """Import a node into a new scenario: a ``checkpoint`` (with the machine and kubelet given alongside
-    or inferred from the file), or a machine (``numactl`` / ``cadvisor`` / ``machine``) with its kubelet
-    configuration (``kubelet_configuration`` YAML / ``kubelet``, ``reserved_memory`` flag).
+def import_plan(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scenario document an import creates and its report (nothing stored): a ``checkpoint`` (with the
+    machine and kubelet given alongside or inferred from the file), or a machine (``numactl`` /
+    ``cadvisor`` / ``machine``) with its kubelet configuration (``kubelet_configuration`` YAML /
+    ``kubelet``, ``reserved_memory`` flag).
 
-    Raises Invalid (a text that does not parse, naming its field or line), Refused (the kubelet would not
-    start; nothing stored), TooLarge.
+    Raises Invalid (a text that does not parse, naming its field or line) or Refused (the kubelet would
+    not start).
     """
     if not isinstance(body, dict):
         raise Invalid(
@@ -348,17 +351,16 @@ def import_node(body: Any) -> Imported:
     refuse_bare_documents(body)
     if body.get("checkpoint") not in (None, ""):
         document, report = checkpoint_report(body)
-        report["kind"] = "checkpoint"
-    else:
-        document = node_document(body)
-        report = {
-            "kind": "node",
-            "machine_source": machine_from(body)[1],
-            "kubelet_sources": kubelet_from(body)[1],
-        }
-        check_kubelet_starts(document, report["kubelet_sources"])
-    created = services.create_scenario(document)
-    return Imported(created=created, report=report)
+        return document, {**report, "kind": "checkpoint"}
+    document, report = node_document(body)
+    check_kubelet_starts(document, report["kubelet_sources"])
+    return document, report
+
+
+def import_node(body: Any) -> Imported:
+    """Import a node into a new scenario (see :func:`import_plan`); raises Invalid, Refused, TooLarge."""
+    document, report = import_plan(body)
+    return Imported(created=services.create_scenario(document), report=report)
 
 
 def refuse_bare_documents(body: Mapping[str, Any]) -> None:
@@ -372,25 +374,18 @@ def refuse_bare_documents(body: Mapping[str, Any]) -> None:
 
 
 def preview(body: Any) -> dict[str, Any]:
-    """What an import would create, without storing it: ``{"name", "machine", "kubelet", "report"}``."""
-    if not isinstance(body, dict):
-        raise Invalid("The body must be a JSON object.", [{"path": "body", "message": "expected an object"}])
-    refuse_bare_documents(body)
-    if body.get("checkpoint") not in (None, ""):
-        document, report = checkpoint_report(body)
-        report["kind"] = "checkpoint"
-        pods = [step["pod"] for step in document["steps"] if step["op"] == "admit"]
-        return {
-            "name": document["name"],
-            "machine": document["machine"],
-            "kubelet": document["kubelet"],
-            "pods": pods,
-            "report": report,
-        }
-    document = node_document(body)
-    check_kubelet_starts(document, kubelet_from(body)[1])
-    services.new_engine(document)  # the kubelet must start with it, as create_scenario will check
-    return {**document, "pods": [], "report": {"kind": "node"}}
+    """What an import would create, stored nowhere: ``{"name", "machine", "kubelet", "pods", "report"}``."""
+    document, report = import_plan(body)
+    if report["kind"] == "node":
+        services.new_engine(document)  # the kubelet must start with it, as create_scenario will check
+    pods = [step["pod"] for step in document.get("steps", []) if step["op"] == "admit"]
+    return {
+        "name": document["name"],
+        "machine": document["machine"],
+        "kubelet": document["kubelet"],
+        "pods": pods,
+        "report": report,
+    }
 
 
 # --- lint ------------------------------------------------------------------------------------------
@@ -403,7 +398,7 @@ def lint(body: Any) -> dict[str, Any]:
     """
     if not isinstance(body, dict):
         raise Invalid("The body must be a JSON object.", [{"path": "body", "message": "expected an object"}])
-    document = node_document(body)
+    document, _ = node_document(body)
     try:
         return lint_document({"machine": document["machine"], "kubelet": document["kubelet"]})
     except InputError as exc:

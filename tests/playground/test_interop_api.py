@@ -178,8 +178,19 @@ def test_checkpoint_preview_stores_nothing(api_client: Client) -> None:
     response = post_json(api_client, "/api/v1/import/preview", {"checkpoint": checkpoint_text(record)})
     assert response.status_code == 200, response.content
     body = response.json()
-    assert len(body["pods"]) == record["containers"] or len(body["pods"]) >= 1
+    assert {pod["metadata"]["uid"] for pod in body["pods"]} == set(
+        decode_checkpoint(checkpoint_text(record)).entries
+    )
     assert body["report"]["kind"] == "checkpoint"
+    node = {"numactl": NUMACTL, "kubelet_configuration": KUBELET_CONFIGURATION}
+    response = post_json(api_client, "/api/v1/import/preview", node)
+    assert response.status_code == 200, response.content
+    assert response.json()["report"] == {
+        "kind": "node",
+        "machine_source": "numactl",
+        "kubelet_sources": ["kubelet_configuration"],
+    }
+    assert [n["memory"] for n in response.json()["machine"]["numa_nodes"]] == [8192 * MI, 8192 * MI]
     assert Scenario.objects.count() == 0
 
 
