@@ -512,7 +512,11 @@ def validate_restart(step: dict[str, Any], path: str) -> None:
 def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None:
     """As the API server does: a pod name (and uid) can be used by one pod at a time; raises Conflict."""
     name, _, uid = pod_identity(pod)
-    taken = scenario.pods.filter(Q(name=name) | Q(uid=uid)).values_list("name", flat=True).first()
+    taken = (
+        Pod.objects.filter(Q(name=name) | Q(uid=uid), scenario_id=scenario.pk)
+        .values_list("name", flat=True)
+        .first()
+    )
     if taken is None:
         return
     if taken == name:

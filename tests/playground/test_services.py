@@ -280,3 +280,20 @@ def test_reading_a_scenario_costs_a_few_queries_however_many_pods(django_assert_
     with django_assert_max_num_queries(4):
         view = services.scenario_view(services.get_scenario(public_id))
     assert len(view["pods"]) == 40 and all(pod["containers"]["c0"] for pod in view["pods"])
+
+
+def test_an_admission_costs_a_few_queries_however_many_pods_run(
+    django_assert_max_num_queries: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    public_id, token = new_scenario(machine_doc("64Gi"))
+    pods = [guaranteed_pod(f"p{index}", "256Mi") for index in range(60)]
+    after_commit(django_capture_on_commit_callbacks, services.admit_pods, public_id, token, pods)
+    # Warm engine: lock, conflict check, event, pod, scenario update (+ the test's savepoint pair).
+    with django_assert_max_num_queries(7):
+        after_commit(
+            django_capture_on_commit_callbacks, services.admit_pods, public_id, token, [guaranteed_pod("x")]
+        )
+    # Cold engine (another process wrote last): the latest snapshot plus the events after it.
+    services.engines.clear()
+    with django_assert_max_num_queries(9):
+        services.admit_pods(public_id, token, [guaranteed_pod("y")])
