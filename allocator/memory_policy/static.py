@@ -142,6 +142,7 @@ class StaticPolicy:
         self._bits: dict[int, list[int]] = {}
         self._alloc_sums: dict[str, list[int]] = {}
         self._free_sums: dict[str, tuple[int, int, list[int]]] = {}
+        self._groups_cache: tuple[int, int, tuple[int, int, dict[int, int]]] | None = None
         self._fit_cache: dict[tuple[tuple[str, int], ...], tuple[list[int], int]] = {}
 
     # -- state ----------------------------------------------------------------------------------
@@ -167,6 +168,7 @@ class StaticPolicy:
     def start(self, state: MemoryState) -> None:
         """Kubelet ``staticPolicy.Start`` for a fresh checkpoint: fill the default machine state."""
         self._free_sums.clear()
+        self._groups_cache = None
         if not state.machine_state:
             state.machine_state = self.default_machine_state()
             state.touch()
@@ -238,6 +240,31 @@ class StaticPolicy:
             hit = self._fit_cache[key] = (fit, min_size)
         return hit
 
+    def _groups_of(self, state: MemoryState) -> tuple[int, int, dict[int, int]]:
+        """(grouped nodes, used nodes, cells mask -> used nodes carrying it), cached per state version.
+
+        Grouped nodes (cells naming more than themselves) are never single-node hints; a used node
+        may join a multi-node mask only when that mask is exactly its group.
+        """
+        cached = self._groups_cache
+        if cached is not None and cached[0] == id(state) and cached[1] == state.version:
+            return cached[2]
+        grouped = 0
+        used = 0
+        group_members: dict[int, int] = {}
+        for node_id, node in state.machine_state.items():
+            bit = 1 << node_id
+            cells = node.cells
+            if len(cells) > 1:
+                grouped |= bit
+            if node.number_of_assignments > 0:
+                used |= bit
+                cells_mask = bit if len(cells) == 1 else mask_of(cells)
+                group_members[cells_mask] = group_members.get(cells_mask, 0) | bit
+        result = (grouped, used, group_members)
+        self._groups_cache = (id(state), state.version, result)
+        return result
+
     def calculate_hint_indices(
         self, state: MemoryState, pod_uid: str, request: Mapping[str, int]
     ) -> tuple[list[int], int]:
@@ -253,18 +280,7 @@ class StaticPolicy:
         free = [(self._free_sums_of(state, r), size, r) for r, size in request.items()]
         pod_reusable = self.reusable.get(pod_uid)
 
-        grouped = 0  # nodes whose cells name more than themselves (never single-node hints)
-        used = 0  # nodes with assignments
-        group_members: dict[int, int] = {}  # cells mask -> the used nodes that carry it
-        for node_id, node in state.machine_state.items():
-            bit = 1 << node_id
-            cells = node.cells
-            if len(cells) > 1:
-                grouped |= bit
-            if node.number_of_assignments > 0:
-                used |= bit
-                cells_mask = bit if len(cells) == 1 else mask_of(cells)
-                group_members[cells_mask] = group_members.get(cells_mask, 0) | bit
+        grouped, used, group_members = self._groups_of(state)
 
         masks = self._masks
         counts = self._counts
