@@ -18,7 +18,7 @@ one Daphne process. Shared deployment: ``DATABASE_URL=postgres://...`` (psycopg 
     PLAYGROUND_MAX_BODY_BYTES     largest request body accepted (default 1 MiB) -> 413
     PLAYGROUND_MAX_EVENTS         most events one scenario may hold (default 20000) -> 413
     PLAYGROUND_MAX_PODS_PER_REQUEST  most pods in one submission (default 100) -> 413
-    PLAYGROUND_SQLITE_TEST_NAME   SQLite file used by the test suite (default <data dir>/test_db.sqlite3)
+    PLAYGROUND_SQLITE_TEST_NAME   SQLite file the test suite uses (default <data dir>/test_db_<pid>.sqlite3)
     PLAYGROUND_CONN_MAX_AGE   seconds to keep a database connection (default 0, see sqlite_database())
 """
 
@@ -235,7 +235,9 @@ DATABASES = {
     if _database_url
     else sqlite_database(
         DATA_DIR / "playground.sqlite3",
-        Path(env_str("PLAYGROUND_SQLITE_TEST_NAME", str(DATA_DIR / "test_db.sqlite3"))),
+        # Per process: several test runs in one checkout must not share (and delete) one test database.
+        # A forked live server inherits the parent's name, so it still sees the test data.
+        Path(env_str("PLAYGROUND_SQLITE_TEST_NAME", str(DATA_DIR / f"test_db_{os.getpid()}.sqlite3"))),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
