@@ -74,8 +74,16 @@ export function podFromForm(form) {
   });
 }
 
-export function resetPodForm(form, podCount) {
-  $("#pod-name", form).value = `pod-${podCount + 1}`;
+/** "pod-N" with the smallest N no current pod uses (names must be unique, as in the API server). */
+export function freshPodName(pods) {
+  const taken = new Set((pods || []).map((pod) => pod.name));
+  let n = (pods || []).length + 1;
+  while (taken.has(`pod-${n}`)) n += 1;
+  return `pod-${n}`;
+}
+
+export function resetPodForm(form, pods) {
+  $("#pod-name", form).value = freshPodName(pods);
   const rows = $("#container-rows", form);
   rows.replaceChildren(containerRow("container", { name: "app", cpu: "1", memory: "1Gi" }));
 }

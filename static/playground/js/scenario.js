@@ -21,7 +21,7 @@ import {
 import { $, h, replaceChildren } from "./dom.js";
 import { renderExplainer } from "./explainer.js";
 import { formatBytes } from "./format.js";
-import { clearPodErrors, placePodErrors, resetPodForm, wirePodForm, yamlExample } from "./podform.js";
+import { clearPodErrors, freshPodName, placePodErrors, resetPodForm, wirePodForm, yamlExample } from "./podform.js";
 import { renderPods } from "./pods.js";
 import { renderMachine } from "./render/numa.js";
 import { connectScenario } from "./socket.js";
@@ -342,7 +342,7 @@ async function submit(body, statusBox, errorsBox, button, form = null) {
 async function submitFormPod(pod) {
   const form = $("#pod-form");
   const ok = await submit(pod, $("#pod-status"), $("#pod-errors"), $("#pod-submit"), form);
-  if (ok) resetPodForm(form, (page.live.pods || []).length);
+  if (ok) resetPodForm(form, page.live.pods);
 }
 
 async function submitYaml(event) {
@@ -480,8 +480,8 @@ function wire() {
     resizeTimer = setTimeout(renderPicture, 150);
   });
   wirePodForm($("#pod-form"), submitFormPod);
-  resetPodForm($("#pod-form"), (page.live.pods || []).length);
-  $("#pod-yaml").value = yamlExample(`pod-${(page.live.pods || []).length + 1}`);
+  resetPodForm($("#pod-form"), page.live.pods);
+  $("#pod-yaml").value = yamlExample(freshPodName(page.live.pods));
   $("#yaml-form").addEventListener("submit", submitYaml);
   $("#share-button").addEventListener("click", share);
   $("#fork-button").addEventListener("click", () => fork(page.viewing));
