@@ -46,9 +46,9 @@ def is_managed_resource(resource: str) -> bool:
     return resource == "memory" or is_hugepages(resource)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Container:
-    """One container of the pod spec (init, sidecar or app)."""
+    """One container of the pod spec (init, sidecar or app). Treated as immutable once parsed."""
 
     name: str
     requests: dict[str, Quantity]
@@ -62,9 +62,12 @@ class Container:
         return self.init and self.restart_policy == "Always"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pod:
-    """The parts of a v1 Pod the managers read; ``raw`` is the document as submitted."""
+    """The parts of a v1 Pod the managers read; ``raw`` is the document as submitted.
+
+    Treated as immutable once parsed (plain slots dataclass: frozen ones are slow to build).
+    """
 
     name: str
     namespace: str
@@ -312,7 +315,7 @@ def _fast_pod(doc: Any) -> Pod:
     ):
         raise _Unusual
     pod = Pod(name or "", namespace or "", uid or "", containers, init_containers, None, None, "", doc)
-    object.__setattr__(pod, "qos", qos_class(pod))
+    pod.qos = qos_class(pod)
     return pod
 
 
@@ -384,6 +387,6 @@ def parse_pod(pod: dict[str, Any], path: str = "pod") -> Pod:
         init_container_statuses=init_statuses,
     )
     # Computed once here: the managers read both on every hint and allocate call.
-    object.__setattr__(pod, "qos", qos_class(pod))
-    object.__setattr__(pod, "pod_level_resources", _pod_level_resources_set(pod))
+    pod.qos = qos_class(pod)
+    pod.pod_level_resources = _pod_level_resources_set(pod)
     return pod
