@@ -153,12 +153,21 @@ class MemoryManager:
         return self._initial_state
 
     def state(self) -> dict[str, Any]:
-        return self.memory_state.state_json()
+        """The machine state (vectors' format), a fresh copy the caller may modify."""
+        return {
+            key: {name: dict(table) for name, table in tables.items()}
+            for key, tables in self.memory_state.state_json().items()
+        }
 
     def numa_groups(self) -> dict[str, Any]:
-        return self.memory_state.numa_groups_json()
+        """``{"<id>": {"cells", "number_of_assignments"}}``, a fresh copy the caller may modify."""
+        return {
+            key: {"cells": list(group["cells"]), "number_of_assignments": group["number_of_assignments"]}
+            for key, group in self.memory_state.numa_groups_json().items()
+        }
 
     def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint document (no checksum). Shared with the step outcomes: treat as read-only."""
         return self.memory_state.checkpoint_json(self.policy.name)
 
     def checkpoint_file(self) -> str:
@@ -307,7 +316,8 @@ class MemoryManager:
                 for e in evaluations
             ]
         result["containers"] = self.pod_blocks(pod.uid)
-        state_after_admit = self.state()
+        # Outcome views are cached renderings shared between steps: consumers treat them as read-only.
+        state_after_admit = self.memory_state.state_json()
         if admitted:
             previous = self._active.get(pod.uid)
             self._active[pod.uid] = pod
@@ -317,13 +327,13 @@ class MemoryManager:
                 self.add_container(pod, container)
             result["containers_after_start"] = self.pod_blocks(pod.uid)
             result["state_after_admit"] = state_after_admit
-            result["state_after"] = self.state()
+            result["state_after"] = self.memory_state.state_json()
         else:
             if pod.uid in self.memory_state.assignments:
                 self._maybe_stale = True
             result["state_after_admit"] = state_after_admit
             result["state_after"] = state_after_admit
-        result["numa_groups_after"] = self.numa_groups()
+        result["numa_groups_after"] = self.memory_state.numa_groups_json()
         result["checkpoint"] = self.checkpoint()
         explain = partial(
             build_explanation,
@@ -421,8 +431,8 @@ class MemoryManager:
         return Outcome(
             {
                 "removed": pod is not None,
-                "state_after": self.state(),
-                "numa_groups_after": self.numa_groups(),
+                "state_after": self.memory_state.state_json(),
+                "numa_groups_after": self.memory_state.numa_groups_json(),
                 "checkpoint": self.checkpoint(),
             }
         )

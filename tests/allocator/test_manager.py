@@ -324,3 +324,13 @@ def test_explanation_names_the_short_resource() -> None:
         "It asks for 3Gi of hugepages-1Gi, and the whole machine has only 2Gi of it free."
         in (outcome.explanation["summary"])
     )
+
+
+def test_public_views_are_copies_the_caller_may_modify() -> None:
+    mm = manager()
+    admit(mm, pod("a", ("c", "1Gi")))
+    view = mm.state()
+    view["0"]["memory"]["free"] = -1
+    mm.numa_groups()["0"]["cells"].append(99)
+    assert mm.state()["0"]["memory"]["free"] == 4 * GI
+    assert mm.numa_groups()["0"]["cells"] == [0]
