@@ -9,6 +9,7 @@ order, filling a gap (two writers' broadcasts can arrive out of order) from the 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -92,6 +93,25 @@ class ViewCache:
 views = ViewCache()
 
 
+class EncodedEvents:
+    """The last few event messages as sent, so a hundred viewers cost one JSON encoding, not a hundred."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.texts: OrderedDict[tuple[str, int, int, str], str] = OrderedDict()
+
+    def get(self, key: tuple[str, int, int, str]) -> str | None:
+        return self.texts.get(key)
+
+    def put(self, key: tuple[str, int, int, str], text: str) -> None:
+        self.texts[key] = text
+        while len(self.texts) > self.size:
+            self.texts.popitem(last=False)
+
+
+encoded_events = EncodedEvents(64)
+
+
 class ScenarioConsumer(AsyncJsonWebsocketConsumer):
     """Read-only: clients receive snapshots and events; the only message they may send is resync."""
 
@@ -172,6 +192,11 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         if event["version"] <= self.version:
             return
         self.version = event["version"]
-        await self.send_json(
-            {"type": "event", "version": event["version"], "event": event, "scenario": scenario}
-        )
+        # Every socket of this process watching the scenario sends the same text: encode it once.
+        key = (self.public_id, event["version"], scenario["version"], self.base_url)
+        text = encoded_events.get(key)
+        if text is None:
+            message = {"type": "event", "version": event["version"], "event": event, "scenario": scenario}
+            text = await self.encode_json(message)
+            encoded_events.put(key, text)
+        await self.send(text_data=text)

@@ -162,7 +162,8 @@ REDIS_SOCKET_TIMEOUT = 30.0
 
 def channel_layers(redis_url: str | None) -> dict[str, dict[str, object]]:
     if not redis_url:
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        # channels' in-memory layer without its deep copy per receiver (playground/layers.py).
+        return {"default": {"BACKEND": "playground.layers.SharedMessageInMemoryChannelLayer"}}
     if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise ImproperlyConfigured(f"REDIS_URL={redis_url!r} is not a redis://, rediss:// or unix:// URL")
     return {

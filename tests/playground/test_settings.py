@@ -51,7 +51,7 @@ def test_the_embedded_default_is_sqlite_in_the_data_dir_with_the_in_memory_layer
     assert found["engine"] == "django.db.backends.sqlite3" and found["name"].startswith(str(tmp_path))
     assert found["options"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in found["options"]["init_command"] and found["options"]["timeout"] > 0
-    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["layer"] == "playground.layers.SharedMessageInMemoryChannelLayer"  # an InMemoryChannelLayer
     assert found["max_body"] == 1024 * 1024
 
 

@@ -1,0 +1,36 @@
+"""The embedded default's channel layer: channels' in-memory layer, sharing messages between receivers."""
+
+from __future__ import annotations
+
+import pytest
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
+
+from playground.layers import SharedMessageInMemoryChannelLayer
+
+
+async def test_a_group_send_reaches_every_member_with_one_shared_payload() -> None:
+    layer = SharedMessageInMemoryChannelLayer()
+    assert isinstance(layer, InMemoryChannelLayer)
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add("scenario.x", channel)
+    event = {"version": 7, "outcome": {"state_after": {"0": {"memory": {"free": 1}}}}}
+    await layer.group_send("scenario.x", {"type": "scenario.event", "version": 7, "event": event})
+    received = [await layer.receive(channel) for channel in channels]
+    assert all(message == {"type": "scenario.event", "version": 7, "event": event} for message in received)
+    # No deep copy: the nested payload is the very object sent, whatever the number of receivers...
+    assert all(message["event"] is event for message in received)
+    # ...but each receiver has its own top-level dict, which the layer and consumers may stamp keys into.
+    received[0]["stamped"] = True
+    assert "stamped" not in received[1]
+
+
+async def test_capacity_and_expiry_are_the_base_layers() -> None:
+    layer = SharedMessageInMemoryChannelLayer(capacity=2, expiry=60)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "a"})
+    await layer.send(channel, {"type": "b"})
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "c"})
+    assert (await layer.receive(channel))["type"] == "a"
