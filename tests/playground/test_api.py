@@ -280,6 +280,32 @@ spec:
     assert response.json()["outcomes"][0]["admitted"] is True
 
 
+def test_it_admits_the_items_of_a_v1_list(owner: Owner) -> None:
+    body = {"apiVersion": "v1", "kind": "List", "items": [guaranteed_pod("l1"), guaranteed_pod("l2")]}
+    response = post_json(owner.client, f"/api/v1/scenarios/{owner.id}/pods", body, **owner.auth)
+    assert response.status_code == 201 and response.json()["version"] == 2
+    assert [pod["name"] for pod in owner.view()["pods"]] == ["l1", "l2"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        pytest.param(b"", "application/yaml", 422, id="an empty YAML body"),
+        pytest.param(b"---\n---\n", "application/yaml", 422, id="only empty YAML documents"),
+        pytest.param(b"name: x", "text/plain", 415, id="plain text"),
+        pytest.param(b"[]", "application/json", 422, id="an empty list"),
+    ],
+)
+def test_a_submission_without_pods_is_refused(
+    owner: Owner, body: bytes, content_type: str, status: int
+) -> None:
+    response = owner.client.post(
+        f"/api/v1/scenarios/{owner.id}/pods", body, content_type=content_type, **owner.auth
+    )
+    assert response.status_code == status and response.json()["detail"]
+    assert owner.view()["version"] == 0
+
+
 def test_a_name_in_use_is_409_and_changes_nothing(owner: Owner) -> None:
     owner.submit(guaranteed_pod("web"))
     before = owner.view()
