@@ -34,8 +34,10 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 
+# A lint failure fails the run, but the tests still run: one CI pass reports everything.
+status=0
 echo "test.sh: ruff"
-.venv/bin/ruff check allocator playground tests bench scripts
+.venv/bin/ruff check allocator playground tests bench scripts || status=1
 
 RUNDIR=$(mktemp -d "${TMPDIR:-/tmp}/mmp-test.XXXXXX")
 cleanup() {
@@ -64,11 +66,10 @@ run_pytest() {
 export PLAYGROUND_DATA_DIR="$RUNDIR/data"
 
 if [ $# -gt 0 ]; then
-    (eval "$SERVICES_ENV"; run_pytest "$@")
-    exit $?
+    (eval "$SERVICES_ENV"; run_pytest "$@") || status=1
+    exit "$status"
 fi
 
-status=0
 echo "test.sh: pytest, embedded defaults (SQLite + in-memory channel layer)"
 (unset DATABASE_URL REDIS_URL; run_pytest --ignore=tests/services) || status=1
 
