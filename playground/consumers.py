@@ -1,6 +1,7 @@
 """The live feed of one scenario: a read-only websocket (docs/CONTRACTS.md section 4).
 
-On connect the client gets a ``snapshot``; after every committed change an ``event`` carrying the
+On connect the client gets a ``snapshot`` (whatever ``?version=N`` it says it holds: the snapshot is
+what makes a reconnecting client whole); after every committed change an ``event`` carrying the
 scenario view; ``{"type": "resync"}`` from the client gets a fresh snapshot. Events reach every
 process through the channel layer group ``scenario.<id>``; this consumer hands them on in version
 order, filling a gap (two writers' broadcasts can arrive out of order) from the event log.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -26,15 +26,6 @@ def base_url(scope: dict[str, Any]) -> str:
     host = headers.get(b"host", b"").decode("latin-1")
     scheme = "https" if scope.get("scheme") == "wss" else "http"
     return f"{scheme}://{host}" if host else ""
-
-
-def held_version(scope: dict[str, Any]) -> int | None:
-    """``?version=N``: the version the client already holds (None when absent or not a number)."""
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("version")
-    try:
-        return int(values[0]) if values else None
-    except ValueError:
-        return None
 
 
 def load_view(public_id: str) -> dict[str, Any] | None:
