@@ -118,6 +118,9 @@ class MemoryState:
         default_factory=dict, repr=False, compare=False
     )
     _views: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # The last rendered entries and the pods changed since: the next rendering copies and patches it.
+    _entries_last: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _entries_dirty: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def get_memory_blocks(self, pod_uid: str, container_name: str) -> list[Block] | None:
         """``GetMemoryBlocks``: ``None`` when the container has no entry."""
@@ -130,6 +133,7 @@ class MemoryState:
         """``SetMemoryBlocks``."""
         self.assignments.setdefault(pod_uid, {})[container_name] = blocks
         self._pod_views.pop(pod_uid, None)
+        self._entries_dirty.add(pod_uid)
         self._views.pop("entries", None)
 
     def delete(self, pod_uid: str, container_name: str) -> None:
@@ -141,6 +145,7 @@ class MemoryState:
         if not containers:
             del self.assignments[pod_uid]
         self._pod_views.pop(pod_uid, None)
+        self._entries_dirty.add(pod_uid)
         self._views.pop("entries", None)
 
     def touch(self, node_ids: list[int] | None = None) -> None:
@@ -204,18 +209,33 @@ class MemoryState:
         hit = self._views.get("entries")
         if hit is not None:
             return hit[1]
-        views = self._pod_views
-        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for uid, containers in self.assignments.items():
-            rendered = views.get(uid)
-            if rendered is None:
-                rendered = views[uid] = {
-                    name: [b.to_checkpoint() for b in sorted(blocks, key=_block_type)]
-                    for name, blocks in containers.items()
-                }
-            out[uid] = rendered
+        last = self._entries_last
+        if last is None:
+            out = {uid: self._pod_view(uid) for uid in self.assignments}
+        else:
+            # Patch a copy of the previous rendering: only the pods changed since are rendered again.
+            out = last.copy()
+            for uid in self._entries_dirty:
+                if uid in self.assignments:
+                    out[uid] = self._pod_view(uid)
+                else:
+                    out.pop(uid, None)
+            if list(out) != list(self.assignments):  # a pod deleted and re-added moves to the end
+                out = {uid: self._pod_view(uid) for uid in self.assignments}
+        self._entries_dirty.clear()
+        self._entries_last = out
         self._views["entries"] = (self.version, out)
         return out
+
+    def _pod_view(self, uid: str) -> dict[str, list[dict[str, Any]]]:
+        rendered = self._pod_views.get(uid)
+        if rendered is None:
+            containers = self.assignments[uid]
+            rendered = self._pod_views[uid] = {
+                name: [b.to_checkpoint() for b in sorted(blocks, key=_block_type)]
+                for name, blocks in containers.items()
+            }
+        return rendered
 
     def checkpoint_json(self, policy_name: str) -> dict[str, Any]:
         """The ``memory_manager_state`` document without its checksum; ``entries`` omitted when empty."""

@@ -94,3 +94,27 @@ def test_checkpoint_round_trip() -> None:
 def test_blocks_to_json_sorts_by_type() -> None:
     blocks = [Block([0, 1], "memory", 2), Block([0, 1], "hugepages-2Mi", 4)]
     assert [b["type"] for b in blocks_to_json(blocks)] == ["hugepages-2Mi", "memory"]
+
+
+def test_incremental_entries_match_a_fresh_rendering_in_assignment_order() -> None:
+    state = MemoryState({0: NUMANodeState({"memory": MemoryTable(8, 0, 8, 0, 8)}, [0])})
+    script = [
+        ("set", "a", "c"),
+        ("set", "b", "c"),
+        ("set", "a", "d"),
+        ("del", "a", "c"),
+        ("del", "a", "d"),
+        ("set", "c", "x"),
+        ("set", "a", "c"),
+        ("del", "b", "c"),
+        ("set", "b", "c"),
+    ]
+    for op, uid, name in script:
+        if op == "set":
+            state.set_memory_blocks(uid, name, [Block([0], "memory", len(uid + name))])
+        else:
+            state.delete(uid, name)
+        rendered = state.assignments_json()
+        fresh = MemoryState(state.machine_state, state.assignments).assignments_json()
+        assert rendered == fresh
+        assert list(rendered) == list(state.assignments)
