@@ -16,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from playground import services
+from playground import metrics, services
 
 CLOSE_NOT_FOUND = 4404
 
@@ -114,6 +114,7 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         self.version = -1
         self.base_url = base_url(self.scope)
         views.watch(self.public_id)
+        metrics.websocket_connected()
         # Join before reading, so no change can fall between the snapshot and the first event.
         await self.channel_layer.group_add(services.group_name(self.public_id), self.channel_name)
         await self.accept()
@@ -122,6 +123,7 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         views.unwatch(self.public_id)
+        metrics.websocket_disconnected()
         await self.channel_layer.group_discard(services.group_name(self.public_id), self.channel_name)
 
     async def receive(
