@@ -82,8 +82,15 @@ def get_pod_requested_resources(pod: Pod) -> dict[str, int]:
 
     Regular init containers run one at a time on top of the sidecars started before them; app
     containers run together with every sidecar. Only resources some app container requests are kept
-    (upstream quirk: a resource requested only by init containers is dropped).
+    (upstream quirk: a resource requested only by init containers is dropped). Memoised on the pod.
     """
+    cached = pod.memo.get("pod_requested")
+    if cached is None:
+        cached = pod.memo["pod_requested"] = _pod_requested_resources(pod)
+    return cached
+
+
+def _pod_requested_resources(pod: Pod) -> dict[str, int]:
     init_peak: dict[str, int] = {}
     sidecars: dict[str, int] = {}
     for init in pod.init_containers:
