@@ -192,9 +192,17 @@ class MemoryState:
         hit = self._views.get(key)
         if hit is not None and hit[0] == self.version:
             return hit[1]
-        value = {str(node_id): self._node_view(node_id)[index] for node_id in sorted(self.machine_state)}
-        self._views[key] = (self.version, value)
-        return value
+        # The three per-node views are built in one pass: a step's outcome needs all of them.
+        views: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+        for node_id in sorted(self.machine_state):
+            node_view = self._node_view(node_id)
+            name = str(node_id)
+            views[0][name] = node_view[0]
+            views[1][name] = node_view[1]
+            views[2][name] = node_view[2]
+        for view_key, view in zip(("state", "groups", "machine"), views, strict=True):
+            self._views[view_key] = (self.version, view)
+        return views[index]
 
     def state_json(self) -> dict[str, Any]:
         """The vectors' state format: ``{"<id>": {"<resource>": {total, system_reserved, ...}}}``."""
