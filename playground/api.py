@@ -113,6 +113,23 @@ def reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def storable_text(text: str, path: str) -> str:
+    """Text every database can keep: PostgreSQL's JSON refuses NUL, and a lone surrogate (valid in a
+    JSON escape) is not UTF-8. Without this check both reach the database and fail there with a 500."""
+    if "\x00" in text:
+        raise Invalid(
+            "The document holds a NUL character.", [{"path": path or "body", "message": "NUL character"}]
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(
+            "The document holds text that is not valid Unicode.",
+            [{"path": path or "body", "message": "invalid Unicode (a lone surrogate)"}],
+        ) from None
+    return text
+
+
 def json_value(value: Any, path: str, depth: int, budget: list[int]) -> Any:
     """A parsed document as plain JSON: bounded depth and size, YAML-only types made JSON or refused."""
     budget[0] -= 1
@@ -125,7 +142,9 @@ def json_value(value: Any, path: str, depth: int, budget: list[int]) -> Any:
         )
     if isinstance(value, dict):
         return {
-            str(key): json_value(item, f"{path}.{key}" if path else str(key), depth + 1, budget)
+            storable_text(str(key), path or "body"): json_value(
+                item, f"{path}.{key}" if path else str(key), depth + 1, budget
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -136,7 +155,9 @@ def json_value(value: Any, path: str, depth: int, budget: list[int]) -> Any:
         )
     if isinstance(value, datetime.date):
         return value.isoformat()  # YAML timestamps: Kubernetes reads them as strings too
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str):
+        return storable_text(value, path)
+    if value is None or isinstance(value, int | float | bool):
         return value
     raise Invalid(
         f"The document holds a {type(value).__name__} value, which JSON cannot carry.",
