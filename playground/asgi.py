@@ -1,17 +1,22 @@
 """ASGI entry point for Daphne: HTTP through Django, websockets through Channels.
 
-``get_asgi_application()`` runs first so that Django is set up before the consumers (and through
-them the models) are imported.
+Django is set up first, so that the consumers (and through them the models) are imported after it.
+HTTP requests run on a pool of long-lived threads (``playground.handler.PooledASGIHandler``).
 """
 
 from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-django_asgi_app = get_asgi_application()
+# What django.core.asgi.get_asgi_application() does, with our handler (playground/handler.py says why).
+django.setup(set_prefix=False)
+
+from playground.handler import PooledASGIHandler  # noqa: E402
+
+django_asgi_app = PooledASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -21,8 +21,9 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        # Same output shape, only slower: huge integers, non-str keys and the like.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        # Same output shape, only slower: huge integers, non-str keys, lone surrogates (kept as
+        # \u escapes, which is why the fallback stays ASCII) and the like.
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def dumps_str(value: Any) -> str:

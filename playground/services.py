@@ -20,6 +20,7 @@ A rejected request raises before anything is written, so it changes nothing stor
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -37,6 +38,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -694,13 +696,33 @@ POD_COLUMNS = (
 )  # fmt: skip
 
 
+def saved(instances: list[Any], created: bool, update_fields: list[str] | None = None) -> None:
+    """What ``Model.save()`` tells the rest of the site (``post_save``: the server metrics count events).
+
+    The objects keep no primary key: nothing on the write path reads it back.
+    """
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = connection.alias
+        post_save.send(
+            sender=type(instance),
+            instance=instance,
+            created=created,
+            update_fields=frozenset(update_fields) if update_fields else None,
+            raw=False,
+            using=connection.alias,
+        )
+
+
 def store_events(events: list[Event]) -> None:
     """Append events to the log (one statement); they stay unsaved objects, read back by version."""
     insert_rows(Event, EVENT_COLUMNS, [tuple(getattr(e, name) for name in EVENT_COLUMNS) for e in events])
+    saved(events, created=True)
 
 
 def store_pods(pods: list[Pod]) -> None:
     insert_rows(Pod, POD_COLUMNS, [tuple(getattr(pod, name) for name in POD_COLUMNS) for pod in pods])
+    saved(pods, created=True)
 
 
 def update_scenario(scenario: Scenario, attnames: list[str]) -> None:
@@ -716,6 +738,7 @@ def update_scenario(scenario: Scenario, attnames: list[str]) -> None:
     table = connection.ops.quote_name(Scenario._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [*params, scenario.pk])
+    saved([scenario], created=False, update_fields=[*attnames, "updated_at"])
 
 
 def pod_status(outcome: dict[str, Any]) -> tuple[str, str, str]:
@@ -831,14 +854,33 @@ def group_name(public_id: str) -> str:
     return f"scenario.{public_id}"
 
 
+# SQLite has one write lock for the whole database, and a writer that finds it taken polls for it
+# (sqlite3's busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries), so concurrent writers of one
+# process spent most of their time asleep while the lock was free. Queueing them on a lock of the
+# process hands the database over at once; writers of other processes still wait in SQLite.
+_sqlite_writers = threading.Lock()
+
+
+def process_write_lock() -> contextlib.AbstractContextManager[Any]:
+    """The process-wide writer queue on SQLite (PostgreSQL queues on the scenario's row lock instead).
+
+    Not inside an outer transaction: that one already holds (or is about to take) the database's write
+    lock, and waiting here for a thread that waits for it would deadlock.
+    """
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        return _sqlite_writers
+    return contextlib.nullcontext()
+
+
 def write(
     public_id: str, token: str | None, work: Callable[[Scenario, MemoryManager], list[Event]], adding: int
 ) -> Applied:
     """Run ``work`` on the locked scenario and its engine; commit; then cache the engine and broadcast.
 
-    The edit token is checked against the locked row, so a write costs no extra query for it.
+    The edit token is checked against the locked row, so a write costs no extra query for it. On SQLite
+    the warm engine is handed back before the next writer of this process starts, so it is never reloaded.
     """
-    with transaction.atomic():
+    with process_write_lock(), transaction.atomic():
         scenario = lock_scenario(public_id)
         check_token_hash(scenario.edit_token_hash, token)
         check_event_limit(scenario, adding)

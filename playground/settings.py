@@ -19,7 +19,8 @@ one Daphne process. Shared deployment: ``DATABASE_URL=postgres://...`` (psycopg 
     PLAYGROUND_MAX_EVENTS         most events one scenario may hold (default 20000) -> 413
     PLAYGROUND_MAX_PODS_PER_REQUEST  most pods in one submission (default 100) -> 413
     PLAYGROUND_SQLITE_TEST_NAME   SQLite file the test suite uses (default <data dir>/test_db_<pid>.sqlite3)
-    PLAYGROUND_CONN_MAX_AGE   seconds to keep a database connection (default 0, see sqlite_database())
+    PLAYGROUND_CONN_MAX_AGE   seconds a request thread keeps its database connection (default 600)
+    PLAYGROUND_HTTP_THREADS   threads running the requests of one server process (default 8, handler.py)
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ def load_secret_key(directory: Path) -> str:
     return key
 
 
+# Seconds a database connection is kept (Django's CONN_MAX_AGE); the request threads are long-lived.
+DEFAULT_CONN_MAX_AGE = 600
+
+
 def sqlite_database(path: Path, test_name: Path) -> dict[str, object]:
     """SQLite tuned for one writer at a time and many readers.
 
@@ -116,9 +121,8 @@ def sqlite_database(path: Path, test_name: Path) -> dict[str, object]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
-        # 0: under ASGI each request runs its sync code on a fresh thread, so a kept connection would
-        # never be reused, only leaked until garbage collection.
-        "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", 0),
+        # Requests run on a fixed pool of threads (playground/handler.py), so a kept connection is reused.
+        "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", DEFAULT_CONN_MAX_AGE),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
@@ -142,7 +146,7 @@ def database_from_url(url: str, directory: Path) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", 0),  # see sqlite_database()
+            "CONN_MAX_AGE": env_int("PLAYGROUND_CONN_MAX_AGE", DEFAULT_CONN_MAX_AGE),  # see sqlite_database()
             "CONN_HEALTH_CHECKS": True,
             # Explicit: channels' live server would otherwise prefix "test_" twice.
             "TEST": {"NAME": f"test_{name}"},
@@ -249,6 +253,8 @@ CHANNEL_LAYERS = channel_layers(os.environ.get("REDIS_URL", "").strip() or None)
 PLAYGROUND_MAX_BODY_BYTES = env_int("PLAYGROUND_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 PLAYGROUND_MAX_EVENTS = env_int("PLAYGROUND_MAX_EVENTS", 20000, minimum=1)
 PLAYGROUND_MAX_PODS_PER_REQUEST = env_int("PLAYGROUND_MAX_PODS_PER_REQUEST", 100, minimum=1)
+# Threads that run HTTP requests (middleware, views, database) in one server process.
+PLAYGROUND_HTTP_THREADS = env_int("PLAYGROUND_HTTP_THREADS", 8, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PLAYGROUND_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
