@@ -159,7 +159,9 @@ class Viewer:
 
 async def open_viewer(base: str, public_id: str) -> Viewer:
     ws_url = "ws" + base.removeprefix("http") + f"/ws/scenarios/{public_id}/"
-    connection = await connect(ws_url, origin=base, open_timeout=30, max_size=None, ping_interval=None)
+    connection = await connect(
+        ws_url, origin=base, open_timeout=30, max_size=None, ping_interval=None, compression=None
+    )
     snapshot = json.loads(await connection.recv())
     if snapshot.get("type") != "snapshot":
         raise RuntimeError(f"expected a snapshot first, got {snapshot.get('type')!r}")
@@ -167,31 +169,45 @@ async def open_viewer(base: str, public_id: str) -> Viewer:
 
 
 async def writer(
-    client: httpx.AsyncClient, public_id: str, token: str, names: list[str], sent: dict[str, float], run: Run
+    client: httpx.AsyncClient,
+    public_id: str,
+    token: str,
+    names: list[str],
+    sent: dict[str, float],
+    run: Run,
+    interval: float = 0.0,
 ) -> None:
+    """POST the pods one after another (at most one per ``interval`` seconds when paced); ``sent`` gets
+    the start time of each acknowledged one."""
     headers = {"Authorization": f"Bearer {token}"}
-    for name in names:
-        sent[name] = time.perf_counter()
+    origin = time.perf_counter()
+    for index, name in enumerate(names):
+        if interval:
+            await asyncio.sleep(max(0.0, origin + index * interval - time.perf_counter()))
+        started = time.perf_counter()
         try:
             response = await client.post(
                 f"/api/v1/scenarios/{public_id}/pods", json=pod(name), headers=headers
             )
         except httpx.HTTPError:
             run.errors += 1
-            sent.pop(name, None)
             continue
         if response.status_code != 201:
             run.errors += 1
-            sent.pop(name, None)
             continue
+        # Only acknowledged pods are expected at the viewers: a request cut by the deadline may or may
+        # not have been committed.
+        sent[name] = started
         run.admissions += 1
         if not response.json()["outcomes"][0]["admitted"]:
             run.rejected += 1
 
 
 async def one_run(
-    urls: list[str], viewers: int, writers: int, admissions: int, deadline: float, tag: str
+    urls: list[str], viewers: int, writers: int, admissions: int, deadline: float, tag: str, rate: float = 0.0
 ) -> Run:
+    """One run; ``rate`` > 0 paces the writers to that many admissions per second in total."""
+    interval = writers / rate if rate else 0.0
     run = Run()
     async with httpx.AsyncClient(base_url=urls[0], timeout=60) as setup:
         created = (await setup.post("/api/v1/scenarios", json=SCENARIO)).raise_for_status().json()
@@ -208,7 +224,7 @@ async def one_run(
     try:
         work = asyncio.gather(
             *(
-                writer(client, public_id, token, share, sent, run)
+                writer(client, public_id, token, share, sent, run, interval)
                 for client, share in zip(clients, shares, strict=True)
             )
         )
@@ -250,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admissions", type=int, default=500, help="admissions per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds allowed per run")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="pace the writers to this many admissions/s (default: flat out)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
 
@@ -266,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for index in range(args.runs):
         run = asyncio.run(
-            one_run(urls, args.viewers, args.writers, args.admissions, args.deadline, f"r{index}")
+            one_run(urls, args.viewers, args.writers, args.admissions, args.deadline, f"r{index}", args.rate)
         )
         runs.append(run.summary())
         if not args.json:
@@ -280,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "viewers": args.viewers,
         "writers": args.writers,
         "admissions_per_run": args.admissions,
+        "paced_rate": args.rate or None,
         "median_admissions_per_s": median("admissions_per_s"),
         "median_latency_p50_ms": median("latency_p50_ms"),
         "median_latency_p99_ms": median("latency_p99_ms"),
