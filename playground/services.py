@@ -37,7 +37,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Q
 from django.db.models.signals import post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -522,17 +521,25 @@ def check_pod_is_new(scenario: Scenario, pod: dict[str, Any], path: str) -> None
 def names_in_use(scenario: Scenario, pods: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     """The stored pods' names and uids among those of ``pods`` (one query, whatever their number)."""
     identities = [pod_identity(pod) for pod in pods]
-    wanted_names = {name for name, _, _ in identities}
-    wanted_uids = {uid for _, _, uid in identities}
-    rows = Pod.objects.filter(
-        Q(name__in=wanted_names) | Q(uid__in=wanted_uids), scenario_id=scenario.pk
-    ).values_list("name", "uid")
+    wanted_names = sorted({name for name, _, _ in identities})
+    wanted_uids = sorted({uid for _, _, uid in identities})
+    # Plain SQL, two index lookups (the name and uid unique constraints), instead of the ORM's OR.
+    table = connection.ops.quote_name(Pod._meta.db_table)
+    by_name = ", ".join(["%s"] * len(wanted_names))
+    by_uid = ", ".join(["%s"] * len(wanted_uids))
+    sql = (
+        f"SELECT name, uid FROM {table} WHERE scenario_id = %s AND name IN ({by_name}) UNION ALL "
+        f"SELECT name, uid FROM {table} WHERE scenario_id = %s AND uid IN ({by_uid})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [scenario.pk, *wanted_names, scenario.pk, *wanted_uids])
+        rows = cursor.fetchall()
     names: set[str] = set()
     uids: set[str] = set()
     for name, uid in rows:
         names.add(name)
         uids.add(uid)
-    return names & wanted_names, uids & wanted_uids
+    return names & set(wanted_names), uids & set(wanted_uids)
 
 
 def check_identity_is_new(names: set[str], uids: set[str], pod: dict[str, Any], path: str) -> None:
@@ -810,16 +817,31 @@ CACHED_FIELDS = ("state", "numa_groups", "stopped")
 CONFIG_VIEWS = ("machine_view", "kubelet_view")
 
 
+# The scenario fields a write reads; the others stay deferred (a restart loads the configuration views).
+LOCKED_FIELDS = ("id", "public_id", "version", "edit_token_hash", "stopped")
+
+
 def lock_scenario(public_id: str) -> Scenario:
-    """The scenario row, locked for this transaction (a no-op on SQLite, where BEGIN IMMEDIATE locks)."""
-    try:
-        return (
-            Scenario.objects.select_for_update()
-            .only("id", "public_id", "version", "edit_token_hash", "stopped")
-            .get(public_id=public_id)
-        )
-    except Scenario.DoesNotExist:
-        raise NotFound(f"There is no scenario {public_id!r}.") from None
+    """The scenario row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the
+    transaction's BEGIN IMMEDIATE already holds the database's write lock). Raises NotFound.
+
+    Plain SQL: the same statement as ``select_for_update().only(...).get()`` without building it.
+    """
+    # In the model's field order, as Model.from_db expects the values of a partial row.
+    fields = [field for field in Scenario._meta.concrete_fields if field.attname in LOCKED_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(Scenario._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE public_id = %s{lock}", [public_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"There is no scenario {public_id!r}.")
+    values = [
+        field.from_db_value(value, None, connection) if isinstance(field, models.JSONField) else value
+        for field, value in zip(fields, row, strict=True)
+    ]
+    return Scenario.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 def check_event_limit(scenario: Scenario, adding: int) -> None:
