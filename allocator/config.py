@@ -31,9 +31,9 @@ from fractions import Fraction
 from typing import Any
 
 from allocator.errors import ConfigError, InputError
+from allocator.gotext import go_quote
 from allocator.quantities import QuantityError, parse_k8s_quantity
 from allocator.topology_manager import new_manager
-from allocator.topology_manager.gotext import go_quote
 
 MEMORY = "memory"
 HUGEPAGES_PREFIX = "hugepages-"

@@ -40,7 +40,7 @@ from allocator.config import (
     validate_reserved_memory_configuration,
 )
 from allocator.errors import ConfigError, InputError
-from allocator.topology_manager.gotext import go_quote
+from allocator.gotext import go_quote
 
 EXIT_OK = 0
 EXIT_REFUSED = 1

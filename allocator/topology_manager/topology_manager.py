@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from allocator.errors import ConfigError
-from allocator.topology_manager.gotext import go_quote
+from allocator.gotext import go_quote
 from allocator.topology_manager.numa_info import DistanceRow, new_numa_info
 from allocator.topology_manager.policy import Policy
 from allocator.topology_manager.policy_best_effort import POLICY_BEST_EFFORT, BestEffortPolicy

@@ -1,0 +1,53 @@
+"""Reading the file back at kubelet start-up: ``checkpointManager.GetCheckpoint`` and ``restoreState``.
+
+Mirrors ``pkg/kubelet/cm/memorymanager/state/state_checkpoint.go`` (``NewCheckpointState``).
+"""
+
+from __future__ import annotations
+
+from allocator.checkpoint.checksum import verify_checksum
+from allocator.checkpoint.decoder import unmarshal_checkpoint
+from allocator.checkpoint.document import DEFAULT_STATE_FILE, Checkpoint, CheckpointError
+
+
+def decode_checkpoint(text: str | bytes) -> Checkpoint:
+    """``checkpointManager.GetCheckpoint``: unmarshal, then verify the checksum.
+
+    Raises :class:`CheckpointError` with the Go text (``unexpected end of JSON input``,
+    ``invalid character ...``, ``checkpoint is corrupted``, ``json: cannot unmarshal ...``).
+    """
+    cp = unmarshal_checkpoint(text)
+    verify_checksum(cp)
+    return cp
+
+
+def restore_error(message: str, state_file: str = DEFAULT_STATE_FILE) -> str:
+    """The text ``NewCheckpointState`` wraps every restore failure in."""
+    return (
+        f"could not restore state from checkpoint: {message}, please drain this node and delete the memory "
+        f'manager checkpoint file "{state_file}" before restarting Kubelet'
+    )
+
+
+def policy_mismatch(configured: str, stored: str) -> str:
+    """``restoreState``'s error when the file was written under another policy."""
+    return f'[memorymanager] configured policy "{configured}" differs from state checkpoint policy "{stored}"'
+
+
+def restore_checkpoint(
+    text: str | bytes | None, policy_name: str, state_file: str = DEFAULT_STATE_FILE
+) -> Checkpoint | None:
+    """``state.NewCheckpointState`` -> ``restoreState``: the checkpoint to start from.
+
+    ``text`` None means there is no file: returns None (the kubelet then stores a fresh state). On failure
+    raises :class:`CheckpointError` carrying the full wrapped kubelet text.
+    """
+    if text is None:
+        return None
+    try:
+        cp = decode_checkpoint(text)
+    except CheckpointError as err:
+        raise CheckpointError(restore_error(err.message, state_file)) from None
+    if cp.policy_name != policy_name:
+        raise CheckpointError(restore_error(policy_mismatch(policy_name, cp.policy_name), state_file))
+    return cp
