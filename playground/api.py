@@ -314,16 +314,21 @@ def access(request: HttpRequest, public_id: str) -> dict[str, Any]:
     summary="Submit pods",
     tags=["pods"],
 )
-def submit_pods(request: HttpRequest, public_id: str) -> HttpResponse:
-    """One Pod as JSON, or YAML with one or more documents; each is admitted (or rejected) in order."""
+def submit_pods(request: HttpRequest, public_id: str, light: bool = False) -> HttpResponse:
+    """One Pod as JSON, or YAML with one or more documents; each is admitted (or rejected) in order.
+
+    `light=true`: each outcome without its `checkpoint` (it grows with the running pods; the latest
+    is in `/state` and `/export`).
+    """
     token = bearer_token(request)
     if token is None:
         services.check_token_hash("", token)  # 401 before the body is read; the write checks the rest
     pods, paths = pods_of(parse_body(request))
     applied = services.admit_pods(public_id, token, pods, paths)
+    outcomes = [services.light_outcome(o) for o in applied.outcomes] if light else applied.outcomes
     # The hot path: answer directly, skipping ninja's re-validation of the (large) outcomes, and encode
     # with orjson (each outcome carries the whole checkpoint).
-    return fastjson.json_response({"version": applied.version, "outcomes": applied.outcomes}, status=201)
+    return fastjson.json_response({"version": applied.version, "outcomes": outcomes}, status=201)
 
 
 @api.delete(
@@ -356,9 +361,15 @@ def restart(request: HttpRequest, public_id: str) -> Status[dict[str, Any]]:
 
 
 @api.get("/scenarios/{public_id}/events", response={200: schemas.EventsOut, **ERRORS}, tags=["history"])
-def events(request: HttpRequest, public_id: str, after: int = -1, limit: int = 1000) -> dict[str, Any]:
-    """Events with a version greater than `after` (default: all, from the creation at version 0)."""
-    return {"events": services.events_after(public_id, after, max(1, min(limit, 5000)))}
+def events(
+    request: HttpRequest, public_id: str, after: int = -1, limit: int = 1000, light: bool = False
+) -> dict[str, Any]:
+    """Events with a version greater than `after` (default: all, from the creation at version 0).
+
+    `light=true`: outcomes without their `checkpoint`, which grows with the running pods, so a long
+    timeline loads quickly.
+    """
+    return {"events": services.events_after(public_id, after, max(1, min(limit, 5000)), light)}
 
 
 @api.get("/scenarios/{public_id}/state", response={200: schemas.StateOut, **ERRORS}, tags=["history"])

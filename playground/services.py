@@ -37,6 +37,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -243,6 +244,16 @@ def scenario_view(
     }
 
 
+# The part of an outcome that grows with the pods: the whole checkpoint, one entry per running pod.
+# A light outcome leaves it out; the latest one is in /state (``pods[].containers``) and the export.
+HEAVY_OUTCOME_KEY = "checkpoint"
+
+
+def light_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
+    """An outcome without its checkpoint (every other key as the replay gives it)."""
+    return {key: value for key, value in outcome.items() if key != HEAVY_OUTCOME_KEY}
+
+
 def event_view(event: Event) -> dict[str, Any]:
     """One event of the log (docs/CONTRACTS.md section 3)."""
     return {
@@ -257,11 +268,31 @@ def event_view(event: Event) -> dict[str, Any]:
     }
 
 
-def events_after(public_id: str, after: int = -1, limit: int = 1000) -> list[dict[str, Any]]:
-    """Events with ``version > after``, oldest first, at most ``limit``; raises NotFound."""
+def outcome_without_checkpoint() -> RawSQL:
+    """The stored outcome with its checkpoint removed by the database, so it is neither sent nor decoded."""
+    column = connection.ops.quote_name(Event._meta.get_field("outcome").column)
+    if connection.vendor == "postgresql":
+        return RawSQL(f"({column} - %s::text)", [HEAVY_OUTCOME_KEY], output_field=models.JSONField())
+    return RawSQL(f"json_remove({column}, %s)", [f"$.{HEAVY_OUTCOME_KEY}"], output_field=models.JSONField())
+
+
+def events_after(
+    public_id: str, after: int = -1, limit: int = 1000, light: bool = False
+) -> list[dict[str, Any]]:
+    """Events with ``version > after``, oldest first, at most ``limit``; raises NotFound.
+
+    ``light``: outcomes without their checkpoint (``light_outcome``), so a long timeline loads quickly.
+    """
     scenario = get_scenario(public_id)
-    rows = scenario.events.filter(version__gt=after).order_by("version")[:limit]
-    return [event_view(event) for event in rows]
+    rows = scenario.events.filter(version__gt=after).order_by("version")
+    if not light:
+        return [event_view(event) for event in rows[:limit]]
+    rows = rows.defer("outcome").annotate(outcome_light=outcome_without_checkpoint())
+    views = []
+    for event in rows[:limit]:
+        event.outcome = event.outcome_light  # type: ignore[attr-defined]
+        views.append(event_view(event))
+    return views
 
 
 def state_at(public_id: str, version: int | None = None) -> dict[str, Any]:

@@ -1,0 +1,162 @@
+"""The fast write path: plain-SQL stores, one conflict query per request, light outcomes, the pooled
+ASGI handler and the JSON encoder's fallbacks. Behaviour must be exactly what the ORM path gave."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
+from django.db import connection, transaction
+
+from playground import fastjson, services
+from playground.models import Event, Pod, Scenario
+from tests.playground.conftest import Owner, guaranteed_pod
+
+# --- a request's pods: a name or uid in use refuses the whole request ---------------------------
+
+CONFLICTS = [
+    # (stored before, submitted together, refused path)
+    ([], [("a", "u1"), ("a", "u2")], "pods[1].metadata.name"),
+    ([], [("a", "u1"), ("b", "u1")], "pods[1].metadata.uid"),
+    ([("a", "u1")], [("b", "u2"), ("a", "u3")], "pods[1].metadata.name"),
+    ([("a", "u1")], [("b", "u1")], "pod.metadata.uid"),
+    ([("a", "u1")], [("c", "u3"), ("d", "u4"), ("e", "u1")], "pods[2].metadata.uid"),
+]
+
+
+@pytest.mark.parametrize(("stored", "submitted", "path"), CONFLICTS)
+def test_a_name_or_uid_in_use_refuses_the_request_and_stores_nothing(
+    owner: Owner, stored: list[tuple[str, str]], submitted: list[tuple[str, str]], path: str
+) -> None:
+    for name, uid in stored:
+        assert owner.submit(guaranteed_pod(name, "256Mi", uid=uid)).status_code == 201
+    before = owner.view()
+    response = owner.submit(*(guaranteed_pod(name, "256Mi", uid=uid) for name, uid in submitted))
+    assert response.status_code == 409, response.content
+    assert [error["path"] for error in response.json()["errors"]] == [path]
+    after = owner.view()
+    assert (after["version"], after["pods"], after["state"]) == (
+        before["version"],
+        before["pods"],
+        before["state"],
+    )
+    assert Event.objects.filter(scenario__public_id=owner.id).count() == 1 + len(stored)
+
+
+def test_stored_rows_read_back_as_the_orm_would_store_them(owner: Owner) -> None:
+    pods = [guaranteed_pod(f"p{index}", "2Gi") for index in range(5)]  # three fit, two are Failed
+    body = owner.submit(*pods).json()
+    assert body["version"] == 5
+    events = list(Event.objects.filter(scenario__public_id=owner.id, version__gte=1).order_by("version"))
+    assert [event.outcome for event in events] == body["outcomes"]
+    assert [event.step["pod"]["metadata"]["name"] for event in events] == [f"p{i}" for i in range(5)]
+    assert all(event.created_at is not None and event.op == "admit" for event in events)
+    rows = {pod.name: pod for pod in Pod.objects.filter(scenario__public_id=owner.id)}
+    assert sorted(rows) == [f"p{i}" for i in range(5)]
+    assert [rows[f"p{i}"].admitted_version for i in range(5)] == [1, 2, 3, 4, 5]
+    statuses = [rows[f"p{i}"].status for i in range(5)]
+    admitted = [outcome["admitted"] for outcome in body["outcomes"]]
+    assert statuses == [Pod.RUNNING if ok else Pod.FAILED for ok in admitted] and not all(admitted)
+    scenario = Scenario.objects.get(public_id=owner.id)
+    assert scenario.version == 5 and scenario.state == body["outcomes"][-1]["state_after"]
+
+
+# --- light outcomes ------------------------------------------------------------------------------
+
+
+def test_light_events_are_the_full_events_without_the_checkpoint(owner: Owner) -> None:
+    owner.submit(guaranteed_pod("a", "1Gi"), guaranteed_pod("b", "1Gi"))
+    assert owner.delete("a").status_code == 200
+    full = owner.client.get(f"/api/v1/scenarios/{owner.id}/events").json()["events"]
+    light = owner.client.get(f"/api/v1/scenarios/{owner.id}/events?light=true").json()["events"]
+    assert len(full) == len(light) == 4
+    assert all("checkpoint" in event["outcome"] for event in full[1:])
+    for whole, part in zip(full, light, strict=True):
+        expected = {key: value for key, value in whole["outcome"].items() if key != "checkpoint"}
+        assert part["outcome"] == expected
+        assert {**part, "outcome": None} == {**whole, "outcome": None}
+
+
+def test_a_light_submission_answers_without_the_checkpoint_and_stores_it(owner: Owner) -> None:
+    response = owner.client.post(
+        f"/api/v1/scenarios/{owner.id}/pods?light=true",
+        json.dumps(guaranteed_pod("a", "1Gi")),
+        content_type="application/json",
+        **owner.auth,
+    )
+    assert response.status_code == 201
+    [outcome] = response.json()["outcomes"]
+    assert outcome["admitted"] is True and "checkpoint" not in outcome and "state_after" in outcome
+    [event] = owner.client.get(f"/api/v1/scenarios/{owner.id}/events?after=0").json()["events"]
+    assert event["outcome"]["checkpoint"]["entries"] and services.light_outcome(event["outcome"]) == outcome
+
+
+# --- the pooled ASGI handler ---------------------------------------------------------------------
+
+
+def asgi_request(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
+    from playground.asgi import application
+
+    headers = [(b"host", b"localhost"), (b"content-type", b"application/json")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    data = json.dumps(body).encode() if body is not None else b""
+    communicator = HttpCommunicator(application, method, path, body=data, headers=headers)
+    return async_to_sync(communicator.get_response)(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_through_daphnes_application_run_on_the_pool_with_the_middleware(
+    two_nodes: dict[str, Any],
+) -> None:
+    created = asgi_request("POST", "/api/v1/scenarios", two_nodes)
+    assert created["status"] == 201
+    scenario = json.loads(created["body"])
+    threads_before = threading.active_count()
+    for index in range(5):
+        response = asgi_request(
+            "POST",
+            f"/api/v1/scenarios/{scenario['id']}/pods",
+            guaranteed_pod(f"p{index}"),
+            scenario["edit_token"],
+        )
+        assert response["status"] == 201, response["body"]
+        assert json.loads(response["body"])["version"] == index + 1
+    # No thread per request: the pool is at most its fixed size, started by the first requests.
+    assert threading.active_count() <= threads_before + 8
+    headers = {name.lower(): value for name, value in response["headers"]}
+    assert headers[b"x-content-type-options"] == b"nosniff" and b"content-security-policy" in headers
+    view = json.loads(asgi_request("GET", f"/api/v1/scenarios/{scenario['id']}")["body"])
+    assert view["version"] == 5 and [pod["name"] for pod in view["pods"]] == [f"p{i}" for i in range(5)]
+    refused = asgi_request("POST", f"/api/v1/scenarios/{scenario['id']}/pods", guaranteed_pod("x"), "wrong")
+    assert refused["status"] == 403
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+ENCODINGS = [
+    ({"a": [1, 2.5, None, True, "é"]}, {"a": [1, 2.5, None, True, "é"]}),
+    ({"huge": 2**70}, {"huge": 2**70}),  # beyond orjson's 64 bits: the standard library's turn
+    ({"lone": "\udc80"}, {"lone": "\udc80"}),  # not UTF-8: kept as a \u escape
+    ({1: "int key"}, {"1": "int key"}),
+]
+
+
+@pytest.mark.parametrize(("value", "decoded"), ENCODINGS)
+def test_fastjson_encodes_what_the_standard_library_does(value: Any, decoded: Any) -> None:
+    encoded = fastjson.dumps(value)
+    assert json.loads(encoded) == decoded == json.loads(json.dumps(value))
+    assert fastjson.dumps_str(value) == encoded.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_process_write_queue_is_sqlites_and_never_taken_inside_a_transaction() -> None:
+    outside = services.process_write_lock()
+    with transaction.atomic():
+        inside = services.process_write_lock()
+    assert inside is not services._sqlite_writers
+    assert (outside is services._sqlite_writers) == (connection.vendor == "sqlite")
