@@ -15,9 +15,10 @@ one module each:
   addresses, no capacities) and FNV-1a 32-bit over it, with the legacy type name ``MemoryManagerCheckpoint``
   (what the kubelet writes) or the V1 name (which it also accepts).
 
-:mod:`.document` holds the checkpoint types, :mod:`.restore` the start-up read, and :mod:`.convert` the
-engine-facing helpers between a decoded :class:`Checkpoint` and the vectors' state / numa_groups /
-checkpoint dicts. Every name is re-exported here, where callers import it from.
+:mod:`.document` holds the checkpoint types, :mod:`.restore` the read path (``UnmarshalCheckpoint``,
+``GetCheckpoint``, ``restoreState``) and :mod:`.convert` the engine-facing helpers between a decoded
+:class:`Checkpoint` and the vectors' state / numa_groups / checkpoint dicts. Every name is re-exported
+here, where callers import it from.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from allocator.checkpoint.convert import (
     machine_state_from_checkpoint_dict,
     machine_state_from_dicts,
 )
-from allocator.checkpoint.decoder import unmarshal_checkpoint
 from allocator.checkpoint.document import (
     CORRUPT_CHECKPOINT,
     DEFAULT_STATE_FILE,
@@ -45,7 +45,13 @@ from allocator.checkpoint.document import (
     NUMANodeState,
 )
 from allocator.checkpoint.encoder import marshal_checkpoint, reencode_checkpoint
-from allocator.checkpoint.restore import decode_checkpoint, policy_mismatch, restore_checkpoint, restore_error
+from allocator.checkpoint.restore import (
+    decode_checkpoint,
+    policy_mismatch,
+    restore_checkpoint,
+    restore_error,
+    unmarshal_checkpoint,
+)
 from allocator.checkpoint.scanner import check_valid_json
 
 __all__ = [

@@ -16,11 +16,9 @@ from allocator.checkpoint.document import (
     V1_TYPE,
     Block,
     Checkpoint,
-    CheckpointError,
     MemoryTable,
     NUMANodeState,
 )
-from allocator.checkpoint.scanner import GoSyntaxError, check_valid_json
 
 _UINT64_MAX = (1 << 64) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -38,7 +36,7 @@ class _Pairs(list):  # type: ignore[type-arg]
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _parse_tree(data: bytes) -> Any:
+def parse_tree(data: bytes) -> Any:
     text = data.decode("utf-8", errors="replace")
     tree = json.loads(
         text,
@@ -68,7 +66,7 @@ def _kind(value: Any) -> str:
     return "number"
 
 
-class _Decoder:
+class Decoder:
     """The parts of ``encoding/json.decodeState`` that the checkpoint's types reach."""
 
     def __init__(self) -> None:
@@ -267,17 +265,3 @@ class _Decoder:
             else:
                 cp.checksum = self.uint64(raw, cp.checksum, "checksum.Checksum")
         return cp
-
-
-def unmarshal_checkpoint(data: str | bytes) -> Checkpoint:
-    """``MemoryManagerCheckpointV1.UnmarshalCheckpoint``: ``json.Unmarshal`` into a fresh V1 checkpoint."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    try:
-        check_valid_json(raw)
-    except GoSyntaxError as err:
-        raise CheckpointError(str(err)) from None
-    decoder = _Decoder()
-    cp = decoder.checkpoint(_parse_tree(raw))
-    if decoder.saved_error is not None:
-        raise CheckpointError(decoder.saved_error)
-    return cp

@@ -11,6 +11,10 @@ from typing import Any
 from allocator.checkpoint.checksum import compute_checksum
 from allocator.checkpoint.document import Block, Checkpoint, MemoryTable, NUMANodeState
 from allocator.checkpoint.restore import decode_checkpoint
+from allocator.gotext import GO_SHORT_ESCAPES
+
+# encodeState.string: \a and \v have no short form in JSON, they are written as \u00XX.
+_JSON_SHORT_ESCAPES = {ch: GO_SHORT_ESCAPES[ch] for ch in '"\\\n\r\t\b\f'}
 
 
 def _go_json_string(s: str) -> str:
@@ -18,20 +22,8 @@ def _go_json_string(s: str) -> str:
     out = ['"']
     for ch in s:
         cp = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
+        if ch in _JSON_SHORT_ESCAPES:
+            out.append(_JSON_SHORT_ESCAPES[ch])
         elif cp < 0x20 or ch in "<>&" or cp in (0x2028, 0x2029):
             out.append(f"\\u{cp:04x}")
         elif 0xD800 <= cp <= 0xDFFF:

@@ -6,8 +6,23 @@ Mirrors ``pkg/kubelet/cm/memorymanager/state/state_checkpoint.go`` (``NewCheckpo
 from __future__ import annotations
 
 from allocator.checkpoint.checksum import verify_checksum
-from allocator.checkpoint.decoder import unmarshal_checkpoint
+from allocator.checkpoint.decoder import Decoder, parse_tree
 from allocator.checkpoint.document import DEFAULT_STATE_FILE, Checkpoint, CheckpointError
+from allocator.checkpoint.scanner import GoSyntaxError, check_valid_json
+
+
+def unmarshal_checkpoint(data: str | bytes) -> Checkpoint:
+    """``MemoryManagerCheckpointV1.UnmarshalCheckpoint``: ``json.Unmarshal`` into a fresh V1 checkpoint."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    try:
+        check_valid_json(raw)
+    except GoSyntaxError as err:
+        raise CheckpointError(str(err)) from None
+    decoder = Decoder()
+    cp = decoder.checkpoint(parse_tree(raw))
+    if decoder.saved_error is not None:
+        raise CheckpointError(decoder.saved_error)
+    return cp
 
 
 def decode_checkpoint(text: str | bytes) -> Checkpoint:
