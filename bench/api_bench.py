@@ -7,7 +7,7 @@ reported, with every run's figure and the p50/p99 request latency. Because the m
 it also reports admissions per CPU-second of the server process (what one dedicated core would do)
 and the load average during the runs.
 
-    .venv/bin/python bench/api_bench.py [--pods 500] [--runs 5] [--clients 4] [--json]
+    .venv/bin/python bench/api_bench.py [--pods 500] [--runs 5] [--clients 4] [--batch N] [--light] [--json]
 
 The server uses its own temporary data directory (SQLite, WAL, in-memory channel layer): the
 embedded default, as ``scripts/run.sh`` starts it.
@@ -94,7 +94,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(url: str, pods: int, clients: int, run: int, pid: int, batch: int = 1) -> dict[str, Any]:
+def one_run(
+    url: str, pods: int, clients: int, run: int, pid: int, batch: int = 1, light: bool = False
+) -> dict[str, Any]:
     created = httpx.post(f"{url}/api/v1/scenarios", json=SCENARIO, timeout=30).json()
     public_id, token = created["id"], created["edit_token"]
     latencies: list[float] = []
@@ -113,7 +115,8 @@ def one_run(url: str, pods: int, clients: int, run: int, pid: int, batch: int = 
                 started = time.perf_counter()
                 names = [f"r{run}-p{i}" for i in range(index, min(index + batch, pods))]
                 body = pod(names[0]) if batch == 1 else [pod(name) for name in names]
-                response = client.post(f"/api/v1/scenarios/{public_id}/pods", json=body)
+                query = "?light=true" if light else ""
+                response = client.post(f"/api/v1/scenarios/{public_id}/pods{query}", json=body)
                 elapsed = time.perf_counter() - started
                 with lock:
                     latencies.append(elapsed)
@@ -146,16 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs; the median is reported (default 5)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP connections (default 4)")
     parser.add_argument("--batch", type=int, default=1, help="pods per request (a list of pods; default 1)")
+    parser.add_argument(
+        "--light", action="store_true", help="?light=true: outcomes in the answers without the checkpoint"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp:
         process, url = start_server(Path(tmp))
         try:
-            one_run(
-                url, min(args.pods, 50), args.clients, -1, process.pid, args.batch
-            )  # warm-up: imports, connections
+            # warm-up: imports, connections
+            one_run(url, min(args.pods, 50), args.clients, -1, process.pid, args.batch, args.light)
             runs = [
-                one_run(url, args.pods, args.clients, run, process.pid, args.batch)
+                one_run(url, args.pods, args.clients, run, process.pid, args.batch, args.light)
                 for run in range(args.runs)
             ]
         finally:
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "pods_per_run": args.pods,
         "clients": args.clients,
         "pods_per_request": args.batch,
+        "light": args.light,
         "cpus": os.cpu_count(),
     }
     if args.json:
@@ -180,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{result['median_admissions_per_s']:.0f} admissions/s "
             f"(median of {args.runs} runs of {args.pods} pods, "
-            f"{args.clients} clients, {args.batch} pod(s) per request; runs: {result['runs']}); "
+            f"{args.clients} clients, {args.batch} pod(s) per request"
+            f"{', light answers' if args.light else ''}; runs: {result['runs']}); "
             f"request p50 {result['median_p50_ms']:.1f} ms, "
             f"p99 {result['median_p99_ms']:.1f} ms; "
             f"{result['median_admissions_per_server_cpu_s']:.0f} admissions per server CPU-second; "
