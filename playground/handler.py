@@ -18,6 +18,7 @@ response, signals, disconnects) is the base class's.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,9 +36,17 @@ class PooledASGIHandler(ASGIHandler):
         super().__init__()
         # The base class loaded the chain for async callers; rebuild it for one synchronous call.
         self.load_middleware(is_async=False)
-        self.executor = ThreadPoolExecutor(
-            max_workers=threads or settings.PLAYGROUND_HTTP_THREADS, thread_name_prefix="django-http"
-        )
+        self.threads = threads or settings.PLAYGROUND_HTTP_THREADS
+        self.pool_pid = 0
+        self.pool: ThreadPoolExecutor | None = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        """This process's pool. A forked child (the test suite's live servers fork) starts its own: the
+        parent's threads do not exist there, but its executor would count them and never start any."""
+        if self.pool is None or self.pool_pid != os.getpid():
+            self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="django-http")
+            self.pool_pid = os.getpid()
+        return self.pool
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """``ASGIHandler.__call__`` without its per-request ``ThreadSensitiveContext``.
@@ -60,5 +69,5 @@ class PooledASGIHandler(ASGIHandler):
             close_old_connections()
 
     async def get_response_async(self, request: Any) -> HttpResponseBase:
-        in_pool = sync_to_async(self.get_response_in_thread, thread_sensitive=False, executor=self.executor)
+        in_pool = sync_to_async(self.get_response_in_thread, thread_sensitive=False, executor=self.executor())
         return await in_pool(request)

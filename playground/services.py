@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import threading
@@ -921,6 +922,15 @@ def group_name(public_id: str) -> str:
 # process spent most of their time asleep while the lock was free. Queueing them on a lock of the
 # process hands the database over at once; writers of other processes still wait in SQLite.
 _sqlite_writers = threading.Lock()
+
+
+def _new_writer_lock_after_fork() -> None:
+    # A child forked while a parent thread held the lock would otherwise wait for it forever.
+    global _sqlite_writers
+    _sqlite_writers = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_writer_lock_after_fork)
 
 
 def process_write_lock() -> contextlib.AbstractContextManager[Any]:
