@@ -4,6 +4,7 @@ ASGI handler and the JSON encoder's fallbacks. Behaviour must be exactly what th
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any
 
@@ -160,3 +161,21 @@ def test_the_process_write_queue_is_sqlites_and_never_taken_inside_a_transaction
         inside = services.process_write_lock()
     assert inside is not services._sqlite_writers
     assert (outside is services._sqlite_writers) == (connection.vendor == "sqlite")
+
+
+def test_a_forked_child_runs_requests_on_a_pool_of_its_own() -> None:
+    from playground.handler import PooledASGIHandler
+
+    handler = PooledASGIHandler(threads=2)
+    assert handler.executor().submit(os.getpid).result(timeout=5) == os.getpid()  # the parent's threads run
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the live servers of the browser tests are forked like this
+        try:
+            ran = handler.executor().submit(os.getpid).result(timeout=5) == os.getpid()
+        except Exception:
+            ran = False
+        os.write(write, b"1" if ran else b"0")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 1) == b"1"
