@@ -28,7 +28,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "test.sh: apt-get install ${need_apt[*]}"
     $SUDO apt-get update -qq
     # Debian's policy-rc.d in containers keeps apt from starting the services; we start our own anyway.
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
