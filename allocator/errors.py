@@ -42,7 +42,9 @@ class ConfigError(AllocatorError):
     ``error`` and ``kubelet_error`` are the kubelet's exact texts, ``field`` the scenario field to blame.
     """
 
-    def __init__(self, stage: str, error: str, kubelet_error: str | None = None, field: str = "kubelet") -> None:
+    def __init__(
+        self, stage: str, error: str, kubelet_error: str | None = None, field: str = "kubelet"
+    ) -> None:
         super().__init__(error)
         self.stage = stage
         self.error = error
