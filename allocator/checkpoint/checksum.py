@@ -16,6 +16,11 @@ from allocator.checkpoint.document import (
     MemoryTable,
     NUMANodeState,
 )
+from allocator.checkpoint.printer import MEMORY_TABLE_FIELDS, SPEW
+
+
+def _numa_id(item: tuple[int, object]) -> int:
+    return item[0]
 
 
 def fnv1a_32(data: bytes) -> int:
@@ -26,58 +31,41 @@ def fnv1a_32(data: bytes) -> int:
     return h
 
 
-def _spew_ints(values: list[int] | None) -> str:
-    return "<nil>" if values is None else "[" + " ".join(str(v) for v in values) + "]"
-
-
 def _spew_table(table: MemoryTable | None) -> str:
     # A nil pointer stored as a map value prints as a bare <nil>; a non-nil one as <*>{...}.
     if table is None:
-        return "<nil>"
-    return (
-        f"<*>{{TotalMemSize:(uint64){table.total} SystemReserved:(uint64){table.system_reserved} "
-        f"Allocatable:(uint64){table.allocatable} Reserved:(uint64){table.reserved} "
-        f"Free:(uint64){table.free}}}"
+        return SPEW.nil
+    return "<*>" + SPEW.struct(
+        (go_name, f"(uint64){getattr(table, attr)}") for go_name, _, attr in MEMORY_TABLE_FIELDS
     )
 
 
 def _spew_node(node: NUMANodeState | None) -> str:
     if node is None:
-        return "<nil>"
-    if node.memory_map is None:
-        memory_map = "<nil>"
-    else:
-        # go-spew SortKeys: strings sort bytewise.
-        items = sorted(node.memory_map.items(), key=lambda kv: kv[0].encode())
-        memory_map = "map[" + " ".join(f"{name}:{_spew_table(t)}" for name, t in items) + "]"
-    return (
-        f"<*>{{NumberOfAssignments:(int){node.number_of_assignments} "
-        f"MemoryMap:(map[v1.ResourceName]*state.MemoryTable){memory_map} "
-        f"Cells:([]int){_spew_ints(node.cells)}}}"
+        return SPEW.nil
+    # go-spew SortKeys: strings sort bytewise; map keys print bare.
+    memory_map = SPEW.sorted_map(node.memory_map, str, _spew_table)
+    return "<*>" + SPEW.struct(
+        (
+            ("NumberOfAssignments", f"(int){node.number_of_assignments}"),
+            ("MemoryMap", f"(map[v1.ResourceName]*state.MemoryTable){memory_map}"),
+            ("Cells", f"([]int){SPEW.seq(node.cells)}"),
+        )
     )
 
 
 def _spew_block(block: Block) -> str:
-    return (
-        f"{{NUMAAffinity:([]int){_spew_ints(block.numa_affinity)} Type:(v1.ResourceName){block.type} "
-        f"Size:(uint64){block.size}}}"
+    return SPEW.struct(
+        (
+            ("NUMAAffinity", f"([]int){SPEW.seq(block.numa_affinity)}"),
+            ("Type", f"(v1.ResourceName){block.type}"),
+            ("Size", f"(uint64){block.size}"),
+        )
     )
 
 
-def _spew_entries(entries: dict[str, dict[str, list[Block] | None] | None] | None) -> str:
-    if entries is None:
-        return "<nil>"
-    pods = []
-    for uid, containers in sorted(entries.items(), key=lambda kv: kv[0].encode()):
-        if containers is None:
-            pods.append(f"{uid}:<nil>")
-            continue
-        ctrs = []
-        for name, blocks in sorted(containers.items(), key=lambda kv: kv[0].encode()):
-            rendered = "<nil>" if blocks is None else "[" + " ".join(_spew_block(b) for b in blocks) + "]"
-            ctrs.append(f"{name}:{rendered}")
-        pods.append(f"{uid}:map[" + " ".join(ctrs) + "]")
-    return "map[" + " ".join(pods) + "]"
+def _spew_containers(containers: dict[str, list[Block] | None] | None) -> str:
+    return SPEW.sorted_map(containers, str, lambda blocks: SPEW.seq(blocks, _spew_block))
 
 
 def for_hash(cp: Checkpoint, type_name: str = LEGACY_TYPE) -> str:
@@ -86,17 +74,12 @@ def for_hash(cp: Checkpoint, type_name: str = LEGACY_TYPE) -> str:
     The kubelet hashes with the V1 name and then replaces its first occurrence with the legacy
     ``MemoryManagerCheckpoint`` (so older kubelets can still read the file); ``type_name`` picks either.
     """
-    if cp.machine_state is None:
-        machine = "<nil>"
-    else:
-        # NUMA ids are Go ints: sorted numerically here, unlike the JSON keys.
-        machine = (
-            "map[" + " ".join(f"{nid}:{_spew_node(n)}" for nid, n in sorted(cp.machine_state.items())) + "]"
-        )
+    # NUMA ids are Go ints: sorted numerically here, unlike the JSON keys.
+    machine = SPEW.sorted_map(cp.machine_state, str, _spew_node, order=_numa_id)
     return (
         f"(*state.{type_name}){{PolicyName:(string){cp.policy_name} "
         f"MachineState:(state.NUMANodeMap){machine} "
-        f"Entries:(state.ContainerMemoryAssignments){_spew_entries(cp.entries)} "
+        f"Entries:(state.ContainerMemoryAssignments){SPEW.sorted_map(cp.entries, str, _spew_containers)} "
         "Checksum:(checksum.Checksum)0}"
     )
 

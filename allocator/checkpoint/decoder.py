@@ -19,6 +19,7 @@ from allocator.checkpoint.document import (
     MemoryTable,
     NUMANodeState,
 )
+from allocator.checkpoint.printer import MEMORY_TABLE_FIELDS
 
 _UINT64_MAX = (1 << 64) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -160,13 +161,7 @@ class Decoder:
         pairs = self.object_pairs(value, "state.MemoryTable")
         if pairs is None:
             return table
-        attrs = {
-            "total": "total",
-            "systemReserved": "system_reserved",
-            "allocatable": "allocatable",
-            "reserved": "reserved",
-            "free": "free",
-        }
+        attrs = {json_name: attr for _, json_name, attr in MEMORY_TABLE_FIELDS}
         for name, raw in self.struct_fields(pairs, "MemoryTable", tuple(attrs)):
             setattr(table, attrs[name], self.uint64(raw, getattr(table, attrs[name])))
         return table

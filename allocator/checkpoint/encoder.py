@@ -5,11 +5,9 @@ Struct fields in declaration order, map keys sorted as strings, HTML-safe string
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from allocator.checkpoint.checksum import compute_checksum
 from allocator.checkpoint.document import Block, Checkpoint, MemoryTable, NUMANodeState
+from allocator.checkpoint.printer import JSON, MEMORY_TABLE_FIELDS
 from allocator.checkpoint.restore import decode_checkpoint
 from allocator.gotext import GO_SHORT_ESCAPES
 
@@ -34,46 +32,40 @@ def _go_json_string(s: str) -> str:
     return "".join(out)
 
 
-def _json_ints(values: list[int] | None) -> str:
-    return "null" if values is None else "[" + ",".join(str(v) for v in values) + "]"
-
-
 def _json_table(table: MemoryTable | None) -> str:
     if table is None:
-        return "null"
-    return (
-        f'{{"total":{table.total},"systemReserved":{table.system_reserved},"allocatable":{table.allocatable},'
-        f'"reserved":{table.reserved},"free":{table.free}}}'
-    )
-
-
-def _json_str_map(items: Mapping[str, Any] | None, render: Any) -> str:
-    # Go sorts map keys by their (UTF-8) string form.
-    if items is None:
-        return "null"
-    parts = [
-        f"{_go_json_string(k)}:{render(v)}" for k, v in sorted(items.items(), key=lambda kv: kv[0].encode())
-    ]
-    return "{" + ",".join(parts) + "}"
+        return JSON.nil
+    return JSON.struct((f'"{name}"', str(getattr(table, attr))) for _, name, attr in MEMORY_TABLE_FIELDS)
 
 
 def _json_node(node: NUMANodeState | None) -> str:
     if node is None:
-        return "null"
-    return (
-        f'{{"numberOfAssignments":{node.number_of_assignments},'
-        f'"memoryMap":{_json_str_map(node.memory_map, _json_table)},"cells":{_json_ints(node.cells)}}}'
+        return JSON.nil
+    return JSON.struct(
+        (
+            ('"numberOfAssignments"', str(node.number_of_assignments)),
+            ('"memoryMap"', JSON.sorted_map(node.memory_map, _go_json_string, _json_table)),
+            ('"cells"', JSON.seq(node.cells)),
+        )
     )
 
 
-def _json_blocks(blocks: list[Block] | None) -> str:
-    if blocks is None:
-        return "null"
-    rendered = [
-        f'{{"numaAffinity":{_json_ints(b.numa_affinity)},"type":{_go_json_string(b.type)},"size":{b.size}}}'
-        for b in blocks
-    ]
-    return "[" + ",".join(rendered) + "]"
+def _json_block(block: Block) -> str:
+    return JSON.struct(
+        (
+            ('"numaAffinity"', JSON.seq(block.numa_affinity)),
+            ('"type"', _go_json_string(block.type)),
+            ('"size"', str(block.size)),
+        )
+    )
+
+
+def _json_containers(containers: dict[str, list[Block] | None] | None) -> str:
+    return JSON.sorted_map(containers, _go_json_string, lambda blocks: JSON.seq(blocks, _json_block))
+
+
+def _numa_id_text(item: tuple[int, object]) -> str:
+    return str(item[0])
 
 
 def marshal_checkpoint(cp: Checkpoint) -> str:
@@ -81,18 +73,18 @@ def marshal_checkpoint(cp: Checkpoint) -> str:
 
     The checksum is the legacy-name hash; there is no trailing newline.
     """
-    checksum = compute_checksum(cp)
-    parts = [f'"policyName":{_go_json_string(cp.policy_name)}']
-    if cp.machine_state is None:
-        parts.append('"machineState":null')
-    else:
+    fields = [
+        ('"policyName"', _go_json_string(cp.policy_name)),
         # JSON object keys are strings, so NUMA ids sort as strings here ("10" before "2").
-        nodes = sorted(cp.machine_state.items(), key=lambda kv: str(kv[0]))
-        parts.append('"machineState":{' + ",".join(f'"{nid}":{_json_node(n)}' for nid, n in nodes) + "}")
+        (
+            '"machineState"',
+            JSON.sorted_map(cp.machine_state, lambda nid: f'"{nid}"', _json_node, _numa_id_text),
+        ),
+    ]
     if cp.entries:  # omitempty: a nil or empty map is left out
-        parts.append('"entries":' + _json_str_map(cp.entries, lambda ctrs: _json_str_map(ctrs, _json_blocks)))
-    parts.append(f'"checksum":{checksum}')
-    return "{" + ",".join(parts) + "}"
+        fields.append(('"entries"', JSON.sorted_map(cp.entries, _go_json_string, _json_containers)))
+    fields.append(('"checksum"', str(compute_checksum(cp))))
+    return JSON.struct(fields)
 
 
 def reencode_checkpoint(text: str | bytes) -> str:

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 from allocator.hints import TopologyHint
-from allocator.topology_manager.numa_info import NUMAInfo
-from allocator.topology_manager.policy import HintMerger, Policy, ProvidersHints, filter_providers_hints
-from allocator.topology_manager.policy_options import PolicyOptions
+from allocator.topology_manager.policy_best_effort import BestEffortPolicy
 
 POLICY_RESTRICTED = "restricted"
 
 
-class RestrictedPolicy(Policy):
-    """Kubelet ``restrictedPolicy``: merge like best-effort, admit only a preferred result."""
+class RestrictedPolicy(BestEffortPolicy):
+    """Kubelet ``restrictedPolicy``: it embeds ``bestEffortPolicy`` and merges like it, but admits only a
+    preferred result. (Go restates ``Merge`` because an embedded method would call the embedded
+    ``canAdmitPodResult``; here the override is found by ordinary dispatch.)"""
 
     name = POLICY_RESTRICTED
-
-    def __init__(self, numa_info: NUMAInfo, opts: PolicyOptions) -> None:
-        self.numa_info = numa_info
-        self.opts = opts
 
     def can_admit_pod_result(self, hint: TopologyHint) -> bool:
         """Kubelet ``canAdmitPodResult``: only preferred hints are admitted."""
         return hint.preferred
-
-    def merge(self, providers_hints: ProvidersHints) -> tuple[TopologyHint, bool]:
-        filtered = filter_providers_hints(providers_hints)
-        best = HintMerger(self.numa_info, filtered, self.name, self.opts).merge()
-        return best, self.can_admit_pod_result(best)

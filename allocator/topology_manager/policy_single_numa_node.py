@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from allocator.hints import TopologyHint
-from allocator.topology_manager.numa_info import NUMAInfo
-from allocator.topology_manager.policy import HintMerger, Policy, ProvidersHints, filter_providers_hints
-from allocator.topology_manager.policy_options import PolicyOptions
+from allocator.topology_manager.policy import HintMerger, ProvidersHints, filter_providers_hints
+from allocator.topology_manager.policy_restricted import RestrictedPolicy
 
 POLICY_SINGLE_NUMA_NODE = "single-numa-node"
 
@@ -28,18 +27,14 @@ def filter_single_numa_hints(
     return filtered
 
 
-class SingleNumaNodePolicy(Policy):
-    """Kubelet ``singleNumaNodePolicy``: the merged hint must be a preferred single NUMA node."""
+class SingleNumaNodePolicy(RestrictedPolicy):
+    """Kubelet ``singleNumaNodePolicy``: the merged hint must be a preferred single NUMA node.
+
+    Its ``canAdmitPodResult`` is restricted's (only a preferred result is admitted); what differs is
+    that only single-node hints reach the merge.
+    """
 
     name = POLICY_SINGLE_NUMA_NODE
-
-    def __init__(self, numa_info: NUMAInfo, opts: PolicyOptions) -> None:
-        self.numa_info = numa_info
-        self.opts = opts
-
-    def can_admit_pod_result(self, hint: TopologyHint) -> bool:
-        """Kubelet ``canAdmitPodResult``: only preferred hints are admitted."""
-        return hint.preferred
 
     def merge(self, providers_hints: ProvidersHints) -> tuple[TopologyHint, bool]:
         filtered = filter_providers_hints(providers_hints)
