@@ -1,16 +1,19 @@
 """The live feed of one scenario: a read-only websocket (docs/CONTRACTS.md section 4).
 
 On connect the client gets a ``snapshot`` (whatever ``?version=N`` it says it holds: the snapshot is
-what makes a reconnecting client whole); after every committed change an ``event`` carrying the
-scenario view; ``{"type": "resync"}`` from the client gets a fresh snapshot. Events reach every
-process through the channel layer group ``scenario.<id>``; this consumer hands them on in version
-order, filling a gap (two writers' broadcasts can arrive out of order) from the event log.
+what makes a reconnecting client whole); after every committed change an ``event``; ``{"type":
+"resync"}`` from the client gets a fresh snapshot. Events reach every process through the channel
+layer group ``scenario.<id>``, most already encoded as the small event-and-delta text of
+``playground.fanout``, which every socket sends as it is. This consumer hands them on in version order:
+two writers' broadcasts can arrive out of order, so a message after a gap waits briefly for the
+missing one, and if it does not come the socket gets a snapshot instead (a delta needs its predecessor).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -84,23 +87,26 @@ class ViewCache:
 views = ViewCache()
 
 
-class EncodedEvents:
-    """The last few event messages as sent, so a hundred viewers cost one JSON encoding, not a hundred."""
+class EncodedTexts:
+    """The last few messages as sent, so a hundred viewers cost one JSON encoding, not a hundred."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.texts: OrderedDict[tuple[str, int, int, str], str] = OrderedDict()
+        self.texts: OrderedDict[tuple[str, str, int, str], str] = OrderedDict()
 
-    def get(self, key: tuple[str, int, int, str]) -> str | None:
+    def get(self, key: tuple[str, str, int, str]) -> str | None:
         return self.texts.get(key)
 
-    def put(self, key: tuple[str, int, int, str], text: str) -> None:
+    def put(self, key: tuple[str, str, int, str], text: str) -> None:
         self.texts[key] = text
         while len(self.texts) > self.size:
             self.texts.popitem(last=False)
 
 
-encoded_events = EncodedEvents(64)
+encoded_texts = EncodedTexts(64)
+
+# How long a message that arrived after a gap waits for the missing ones before the socket resyncs.
+GAP_WAIT_SECONDS = 0.25
 
 
 class ScenarioConsumer(AsyncJsonWebsocketConsumer):
@@ -113,6 +119,8 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         self.public_id = self.scope["url_route"]["kwargs"]["public_id"]
         self.version = -1
         self.base_url = base_url(self.scope)
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.gap_timer: asyncio.Task[None] | None = None
         views.watch(self.public_id)
         metrics.websocket_connected()
         # Join before reading, so no change can fall between the snapshot and the first event.
@@ -122,6 +130,8 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
 
     async def disconnect(self, code: int) -> None:
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
         views.unwatch(self.public_id)
         metrics.websocket_disconnected()
         await self.channel_layer.group_discard(services.group_name(self.public_id), self.channel_name)
@@ -158,10 +168,16 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         view = await views.fresh(self.public_id)
         if view is None:
             return False
+        if view["version"] < self.version:
+            return True  # events already took this socket further
         self.version = view["version"]
-        await self.send_json(
-            {"type": "snapshot", "version": view["version"], "scenario": self.with_base_url(view)}
+        self.pending = {version: m for version, m in self.pending.items() if version > self.version}
+        await self.send_encoded(
+            "snapshot",
+            view["version"],
+            lambda: {"type": "snapshot", "version": view["version"], "scenario": self.with_base_url(view)},
         )
+        await self.flush_pending()
         return True
 
     async def scenario_event(self, message: dict[str, Any]) -> None:
@@ -169,27 +185,53 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         version = message["version"]
         if version <= self.version:
             return  # already covered by the snapshot or an earlier event
+        self.pending[version] = message
+        await self.flush_pending()
+        if self.pending and self.gap_timer is None:
+            self.gap_timer = asyncio.create_task(self.close_gap())
+
+    async def flush_pending(self) -> None:
+        """Send the held messages that follow the socket's version without a gap."""
+        while (message := self.pending.pop(self.version + 1, None)) is not None:
+            await self.send_event(message)
+        if not self.pending and self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+
+    async def close_gap(self) -> None:
+        """The missing versions did not arrive in time (or never will): a snapshot makes the socket whole."""
+        await asyncio.sleep(GAP_WAIT_SECONDS)
+        self.gap_timer = None
+        if self.pending:
+            await self.send_snapshot()
+
+    async def send_event(self, message: dict[str, Any]) -> None:
+        version = message["version"]
+        self.version = version
+        text = message.get("text")
+        if text is not None:
+            await self.send(text_data=text)  # encoded once by the writer, for every socket
+            return
+        # A step without a delta (a restart, a crash): the event with the whole view, built and encoded
+        # once per process whatever the number of sockets.
         view = await views.at_least(self.public_id, version)
         if view is None:
             return
-        scenario = self.with_base_url(view)
-        if version > self.version + 1:
-            missed = await database_sync_to_async(services.events_after)(
-                self.public_id, self.version, version - self.version - 1
-            )
-            for event in missed:
-                await self.send_event(event, scenario)
-        await self.send_event(message["event"], scenario)
+        await self.send_encoded(
+            "event",
+            version,
+            lambda: {
+                "type": "event",
+                "version": version,
+                "event": message["event"],
+                "scenario": self.with_base_url(view),
+            },
+        )
 
-    async def send_event(self, event: dict[str, Any], scenario: dict[str, Any]) -> None:
-        if event["version"] <= self.version:
-            return
-        self.version = event["version"]
-        # Every socket of this process watching the scenario sends the same text: encode it once.
-        key = (self.public_id, event["version"], scenario["version"], self.base_url)
-        text = encoded_events.get(key)
+    async def send_encoded(self, kind: str, version: int, build: Callable[[], dict[str, Any]]) -> None:
+        key = (self.public_id, kind, version, self.base_url)
+        text = encoded_texts.get(key)
         if text is None:
-            message = {"type": "event", "version": event["version"], "event": event, "scenario": scenario}
-            text = await self.encode_json(message)
-            encoded_events.put(key, text)
+            text = await self.encode_json(build())
+            encoded_texts.put(key, text)
         await self.send(text_data=text)

@@ -894,8 +894,8 @@ def check_event_limit(scenario: Scenario, adding: int) -> None:
 def broadcast(public_id: str, events: list[dict[str, Any]]) -> None:
     """Send each event to the websocket group; never fails the write.
 
-    The scenario view is not sent: each process's consumers build it once per version, and only
-    when someone is watching (``consumers.ViewCache``).
+    Each message is the small, already encoded websocket text of ``fanout.group_message`` (the event
+    and a delta of the view); only a step without a delta leaves the scenario view to the consumers.
     """
     layer = get_channel_layer()
     if layer is None:
@@ -905,12 +905,19 @@ def broadcast(public_id: str, events: list[dict[str, Any]]) -> None:
         # nothing to build or send. A viewer that joins later starts from a snapshot.
         return
     try:
-        for event in events:
-            message = {"type": "scenario.event", "version": event["version"], "event": event}
-            async_to_sync(layer.group_send)(group_name(public_id), message)
+        from playground import fanout  # imported here: fanout builds on this module
+
+        messages = [fanout.group_message(public_id, event) for event in events]
+        async_to_sync(group_send_all)(layer, group_name(public_id), messages)
     except Exception:
         # The write is committed; viewers catch up with a resync or the events endpoint.
         logger.exception("broadcast to scenario %s failed", public_id)
+
+
+async def group_send_all(layer: Any, group: str, messages: list[dict[str, Any]]) -> None:
+    """Several messages in order, with one crossing from the request thread to the event loop."""
+    for message in messages:
+        await layer.group_send(group, message)
 
 
 def group_name(public_id: str) -> str:

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from playground import services
+from playground import consumers, fanout, services
 from playground.asgi import application
 from tests.playground.conftest import guaranteed_pod, machine_doc
 
@@ -49,21 +49,95 @@ async def test_it_sends_a_snapshot_on_connect() -> None:
     await communicator.disconnect()
 
 
-async def test_it_sends_every_committed_change_as_an_event() -> None:
+def apply_delta(view: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """What the page does with an event message (static/playground/js/scenario.js, applyDelta)."""
+    if "scenario" in message:
+        return message["scenario"]
+    delta = message["delta"]
+    assert message["version"] == view["version"] + 1
+    added = delta["pods_added"]
+    dropped = set(delta["pods_removed"]) | {pod["name"] for pod in added}
+    blocks = delta["containers"]
+    pods = []
+    for pod in view["pods"]:
+        if pod["name"] in dropped:
+            continue
+        if delta["containers_complete"]:
+            pod = {**pod, "containers": blocks.get(pod["uid"], {})}
+        elif pod["uid"] in blocks:
+            pod = {**pod, "containers": blocks[pod["uid"]]}
+        pods.append(pod)
+    changed = {"state": delta["state"], "numa_groups": delta["numa_groups"], "pods": pods + added}
+    return {**view, "version": message["version"], **changed}
+
+
+@database_sync_to_async
+def api_view(public_id: str) -> dict[str, Any]:
+    return services.scenario_view(services.get_scenario(public_id), "http://localhost")
+
+
+LIVE_KEYS = ("version", "state", "numa_groups", "pods")
+
+
+async def test_events_carry_a_delta_that_keeps_the_view_whole() -> None:
+    """Applying each event's delta to the snapshot gives, at every version, the view the API shows:
+    added and removed pods, a rejected pod's partial blocks and their removal at the next admission."""
+    created = await database_sync_to_async(services.create_scenario)(
+        {**machine_doc("4Gi", "4Gi", policy="single-numa-node"), "name": "delta"}
+    )
+    public_id, token = created.scenario.public_id, created.edit_token
+    communicator, _ = await connect(public_id)
+    view = (await communicator.receive_json_from())["scenario"]
+    steps = [
+        lambda: admit(public_id, token, "a"),
+        # Three 1536Mi containers fit on no single node together: rejected, possibly with partial blocks.
+        lambda: database_sync_to_async(services.admit_pods)(
+            public_id, token, [guaranteed_pod("wide", "1536Mi", containers=3)]
+        ),
+        lambda: admit(public_id, token, "b"),
+        lambda: database_sync_to_async(services.remove_pod)(public_id, token, "a"),
+        lambda: admit(public_id, token, "c"),
+    ]
+    for step in steps:
+        await step()
+        message = await communicator.receive_json_from()
+        assert message["type"] == "event" and "scenario" not in message
+        assert "checkpoint" not in message["event"]["outcome"]  # the light outcome
+        view = apply_delta(view, message)
+        expected = await api_view(public_id)
+        assert {key: view[key] for key in LIVE_KEYS} == {key: expected[key] for key in LIVE_KEYS}
+    assert [pod["name"] for pod in view["pods"]] == ["wide", "b", "c"]
+    await communicator.disconnect()
+
+
+async def test_a_delta_after_a_version_this_process_did_not_send_names_every_pods_blocks() -> None:
     public_id, token = await new_scenario()
     communicator, _ = await connect(public_id)
-    await communicator.receive_json_from()  # the snapshot
-    await admit(public_id, token, "a", "b")
-    first, second = await communicator.receive_json_from(), await communicator.receive_json_from()
-    assert (first["type"], first["version"], second["version"]) == ("event", 1, 2)
-    assert first["event"]["op"] == "admit" and first["event"]["pod_name"] == "a"
-    assert first["event"]["outcome"]["admitted"] is True
-    assert second["scenario"]["version"] == 2 and len(second["scenario"]["pods"]) == 2
-    removed = await database_sync_to_async(services.remove_pod)(public_id, token, "a")
-    third = await communicator.receive_json_from()
-    assert third["version"] == removed.version == 3 and third["event"]["op"] == "remove"
-    assert [pod["name"] for pod in third["scenario"]["pods"]] == ["b"]
+    view = (await communicator.receive_json_from())["scenario"]
+    await admit(public_id, token, "a")
+    view = apply_delta(view, await communicator.receive_json_from())
+    fanout.last_entries.entries.clear()  # as if another process had written the version before
+    await admit(public_id, token, "b")
+    message = await communicator.receive_json_from()
+    assert message["delta"]["containers_complete"] is True
+    assert set(message["delta"]["containers"]) == {view["pods"][0]["uid"]}  # b's blocks are in its pod
+    view = apply_delta(view, message)
+    expected = await api_view(public_id)
+    assert {key: view[key] for key in LIVE_KEYS} == {key: expected[key] for key in LIVE_KEYS}
     await communicator.disconnect()
+
+
+async def test_a_restart_is_sent_with_the_whole_view() -> None:
+    public_id, token = await new_scenario()
+    communicator, _ = await connect(public_id)
+    await communicator.receive_json_from()
+    await admit(public_id, token, "a")
+    await communicator.receive_json_from()
+    await database_sync_to_async(services.restart)(public_id, token)
+    message = await communicator.receive_json_from()
+    assert message["type"] == "event" and message["event"]["op"] == "restart" and "delta" not in message
+    expected = await api_view(public_id)
+    assert message["scenario"] == expected and message["scenario"]["version"] == 2
 
 
 async def test_it_answers_a_resync_with_a_snapshot_and_stays_read_only() -> None:
@@ -78,25 +152,50 @@ async def test_it_answers_a_resync_with_a_snapshot_and_stays_read_only() -> None
     await communicator.disconnect()
 
 
-async def test_it_fills_a_gap_from_the_event_log_and_drops_stale_events(
+async def held_broadcasts(monkeypatch: pytest.MonkeyPatch, public_id: str, token: str) -> list[Any]:
+    """Two admissions whose group messages are built but not sent."""
+    held: list[dict[str, Any]] = []
+
+    def hold(public_id: str, events: list[dict[str, Any]]) -> None:
+        held.extend(fanout.group_message(public_id, event) for event in events)
+
+    monkeypatch.setattr(services, "broadcast", hold)
+    await admit(public_id, token, "a")
+    await admit(public_id, token, "b")
+    return held
+
+
+async def test_it_puts_out_of_order_events_back_in_order_and_drops_stale_ones(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two writers' broadcasts can arrive out of order: the client still gets every version once, in order."""
     public_id, token = await new_scenario()
     communicator, _ = await connect(public_id)
     await communicator.receive_json_from()
-    held: list[list[dict[str, Any]]] = []
-    monkeypatch.setattr(services, "broadcast", lambda _id, events: held.append(events))
-    await admit(public_id, token, "a")
-    await admit(public_id, token, "b")
+    message_1, message_2 = await held_broadcasts(monkeypatch, public_id, token)
     layer = get_channel_layer()
     group = services.group_name(public_id)
-    [event_1], [event_2] = held
-    await layer.group_send(group, {"type": "scenario.event", "version": 2, "event": event_2})
+    await layer.group_send(group, message_2)
+    await layer.group_send(group, message_1)
     got = [await communicator.receive_json_from(), await communicator.receive_json_from()]
     assert [(m["version"], m["event"]["pod_name"]) for m in got] == [(1, "a"), (2, "b")]
-    assert got[0]["scenario"]["version"] == got[1]["scenario"]["version"] == 2  # the newest view
-    await layer.group_send(group, {"type": "scenario.event", "version": 1, "event": event_1})
+    await layer.group_send(group, message_1)
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_gap_that_stays_open_is_closed_with_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    public_id, token = await new_scenario()
+    communicator, _ = await connect(public_id)
+    await communicator.receive_json_from()
+    message_1, message_2 = await held_broadcasts(monkeypatch, public_id, token)
+    layer = get_channel_layer()
+    await layer.group_send(services.group_name(public_id), message_2)  # version 1 never comes
+    assert await communicator.receive_nothing(timeout=consumers.GAP_WAIT_SECONDS / 2)
+    snapshot = await communicator.receive_json_from(timeout=2)
+    assert snapshot["type"] == "snapshot" and snapshot["version"] == 2
+    assert [pod["name"] for pod in snapshot["scenario"]["pods"]] == ["a", "b"]
+    await layer.group_send(services.group_name(public_id), message_1)
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 

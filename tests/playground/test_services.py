@@ -135,7 +135,9 @@ def test_it_broadcasts_only_after_commit(django_capture_on_commit_callbacks: Any
         callback()
     message = async_to_sync(layer.receive)(channel)
     assert message["type"] == "scenario.event" and message["version"] == 1
-    assert message["event"]["pod_name"] == "a" and message["event"]["version"] == 1
+    # The websocket text, encoded once by the writer (playground/fanout.py).
+    sent = json.loads(message["text"])
+    assert sent["event"]["pod_name"] == "a" and sent["event"]["version"] == 1 and "delta" in sent
 
 
 def test_the_export_replays_identically_with_replay_check(tmp_path: Path, repo_root: Path) -> None:

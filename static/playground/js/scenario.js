@@ -83,6 +83,30 @@ function applyScenario(view) {
   if (view && view.version >= page.live.version) page.live = view;
 }
 
+/**
+ * An event's delta (docs/CONTRACTS.md section 4) applied to the live view: only onto the version just
+ * before it. Anything else is a gap, for which socket.js has already asked for a snapshot.
+ */
+function applyDelta(version, delta) {
+  if (!delta || version !== page.live.version + 1) return;
+  const removed = new Set(delta.pods_removed || []);
+  const added = delta.pods_added || [];
+  const addedNames = new Set(added.map((pod) => pod.name));
+  const blocks = delta.containers || {};
+  const withBlocks = (pod) => {
+    if (delta.containers_complete) return { ...pod, containers: blocks[pod.uid] || {} };
+    return Object.hasOwn(blocks, pod.uid) ? { ...pod, containers: blocks[pod.uid] } : pod;
+  };
+  const kept = (page.live.pods || []).filter((pod) => !removed.has(pod.name) && !addedNames.has(pod.name));
+  page.live = {
+    ...page.live,
+    version,
+    state: delta.state,
+    numa_groups: delta.numa_groups,
+    pods: [...kept.map(withBlocks), ...added],
+  };
+}
+
 // ---- rendering ----
 
 function renderHeader() {
@@ -255,7 +279,8 @@ function onSnapshot(message) {
 
 function onEvent(message) {
   if (message.event) mergeEvents([message.event]);
-  applyScenario(message.scenario);
+  if (message.scenario) applyScenario(message.scenario);
+  else applyDelta(message.version, message.delta);
   if (page.followLatest && message.event && ["admit", "restart"].includes(message.event.op)) {
     page.selected = message.event.version;
   }
