@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -24,23 +25,28 @@ GO_SHORT_ESCAPES = {
 }
 
 
+def quote_runes(s: str, escape: Callable[[str], str]) -> str:
+    """``s`` between double quotes, each rune written as ``escape`` says (the shape of every Go quoter)."""
+    return '"' + "".join(escape(ch) for ch in s) + '"'
+
+
+def _quote_rune(ch: str) -> str:
+    """One rune as ``strconv.Quote`` writes it: a short escape, ``\\x``, itself if printable, else ``\\u``."""
+    code = ord(ch)
+    if ch in GO_SHORT_ESCAPES:
+        return GO_SHORT_ESCAPES[ch]
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    if ch.isprintable() or ch == " ":
+        return ch
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
 def go_quote(s: str) -> str:
     """Go's ``%q`` / ``strconv.Quote`` for a string: double quotes, Go escapes, printable runes kept."""
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch in GO_SHORT_ESCAPES:
-            out.append(GO_SHORT_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
+    return quote_runes(s, _quote_rune)
 
 
 def parse_bool(value: str) -> bool:

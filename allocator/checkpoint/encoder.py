@@ -9,27 +9,27 @@ from allocator.checkpoint.checksum import compute_checksum
 from allocator.checkpoint.document import Block, Checkpoint, MemoryTable, NUMANodeState
 from allocator.checkpoint.printer import JSON, MEMORY_TABLE_FIELDS
 from allocator.checkpoint.restore import decode_checkpoint
-from allocator.gotext import GO_SHORT_ESCAPES
+from allocator.gotext import GO_SHORT_ESCAPES, quote_runes
 
 # encodeState.string: \a and \v have no short form in JSON, they are written as \u00XX.
 _JSON_SHORT_ESCAPES = {ch: GO_SHORT_ESCAPES[ch] for ch in '"\\\n\r\t\b\f'}
 
 
+def _json_rune(ch: str) -> str:
+    # encodeState.string with HTML escaping (the Marshal default).
+    code = ord(ch)
+    if ch in _JSON_SHORT_ESCAPES:
+        return _JSON_SHORT_ESCAPES[ch]
+    if code < 0x20 or ch in "<>&" or code in (0x2028, 0x2029):
+        return f"\\u{code:04x}"
+    if 0xD800 <= code <= 0xDFFF:
+        return "\\ufffd"  # invalid UTF-8 is written as the replacement character
+    return ch
+
+
 def _go_json_string(s: str) -> str:
     """``encoding/json`` string encoding with HTML escaping (the Marshal default)."""
-    out = ['"']
-    for ch in s:
-        cp = ord(ch)
-        if ch in _JSON_SHORT_ESCAPES:
-            out.append(_JSON_SHORT_ESCAPES[ch])
-        elif cp < 0x20 or ch in "<>&" or cp in (0x2028, 0x2029):
-            out.append(f"\\u{cp:04x}")
-        elif 0xD800 <= cp <= 0xDFFF:
-            out.append("\\ufffd")  # invalid UTF-8 is written as the replacement character
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return quote_runes(s, _json_rune)
 
 
 def _json_table(table: MemoryTable | None) -> str:

@@ -9,6 +9,7 @@ from allocator.checkpoint.checksum import verify_checksum
 from allocator.checkpoint.decoder import Decoder, parse_tree
 from allocator.checkpoint.document import DEFAULT_STATE_FILE, Checkpoint, CheckpointError
 from allocator.checkpoint.scanner import GoSyntaxError, check_valid_json
+from allocator.gotext import go_quote
 
 
 def unmarshal_checkpoint(data: str | bytes) -> Checkpoint:
@@ -40,13 +41,16 @@ def restore_error(message: str, state_file: str = DEFAULT_STATE_FILE) -> str:
     """The text ``NewCheckpointState`` wraps every restore failure in."""
     return (
         f"could not restore state from checkpoint: {message}, please drain this node and delete the memory "
-        f'manager checkpoint file "{state_file}" before restarting Kubelet'
+        f"manager checkpoint file {go_quote(state_file)} before restarting Kubelet"
     )
 
 
 def policy_mismatch(configured: str, stored: str) -> str:
-    """``restoreState``'s error when the file was written under another policy."""
-    return f'[memorymanager] configured policy "{configured}" differs from state checkpoint policy "{stored}"'
+    """``restoreState``'s error when the file was written under another policy (Go ``%q`` quoting)."""
+    return (
+        f"[memorymanager] configured policy {go_quote(configured)} differs from state checkpoint policy "
+        f"{go_quote(stored)}"
+    )
 
 
 def restore_checkpoint(

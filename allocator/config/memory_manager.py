@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from allocator.checkpoint import DEFAULT_STATE_FILE, policy_mismatch, restore_error
 from allocator.config.quantity import MEMORY, GoQuantity, is_hugepage
 from allocator.config.start_config import (
     POLICY_BEST_EFFORT,
@@ -20,7 +21,7 @@ from allocator.config.start_config import (
 from allocator.errors import ConfigError
 from allocator.gotext import go_quote
 
-STATE_FILE = "/var/lib/kubelet/memory_manager_state"
+STATE_FILE = DEFAULT_STATE_FILE
 
 
 def reserved_totals(reserved: Sequence[tuple[int, Mapping[str, GoQuantity]]]) -> dict[str, GoQuantity]:
@@ -143,11 +144,7 @@ def start_memory_manager(cfg: StartConfig, state: dict[str, Any] | None, policy:
         return
     prev_policy = prev.memory_manager_policy
     if prev_policy != policy:
-        error = (
-            f"could not restore state from checkpoint: [memorymanager] configured policy {go_quote(policy)} "
-            f"differs from state checkpoint policy {go_quote(prev_policy)}, please drain this node and "
-            f"delete the memory manager checkpoint file {go_quote(STATE_FILE)} before restarting Kubelet"
-        )
+        error = restore_error(policy_mismatch(policy, prev_policy), STATE_FILE)
         raise ConfigError("memory_manager_start", error, f"start memory manager error: {error}", "kubelet")
     if policy != POLICY_STATIC:
         return
