@@ -12,6 +12,9 @@ import pytest
 
 from allocator.errors import InputError
 from allocator.quantities import (
+    MAX_INT64,
+    MAX_QUANTITY_DIGITS,
+    HugeValue,
     QuantityError,
     as_int64,
     format_quantity,
@@ -105,3 +108,120 @@ def test_parse_quantity_for_machine_fields_gives_whole_bytes() -> None:
 )
 def test_format_quantity_uses_the_largest_exact_binary_suffix(size: int, text: str) -> None:
     assert format_quantity(size) == text
+
+
+# --- hostile sizes: never build huge integers, refuse what no kubelet field can hold -------------
+
+HUGE_VALUE_CASES = [
+    # (text, sign of the value) -- Go keeps these as an inf.Dec with a huge negative scale.
+    ("1e40000000", 1),
+    ("-1e40000000", -1),
+    ("1e2147483647", 1),
+    # int32 scale arithmetic wraps in Go: -2147483648 - len(denom) becomes a huge positive scale.
+    ("1.5e-2147483648", 1),
+]
+
+
+@pytest.mark.parametrize(("text", "sign"), HUGE_VALUE_CASES, ids=[c[0] for c in HUGE_VALUE_CASES])
+def test_a_huge_exponent_is_kept_as_a_scale_and_fails_as_int64(text: str, sign: int) -> None:
+    quantity = parse_k8s_quantity(text)
+    assert isinstance(quantity.value, HugeValue)
+    assert quantity.sign() == sign
+    assert as_int64(quantity) is None
+    # Compares exactly with ordinary values and with itself, but refuses to become an int.
+    assert quantity.value != MAX_INT64
+    assert (quantity.value > 10**100) == (sign > 0)
+    assert quantity.value == parse_k8s_quantity(text).value
+    with pytest.raises(OverflowError):
+        int(quantity.value)
+
+
+def test_huge_values_with_different_exponents_differ_like_go_decimals() -> None:
+    # QoS compares requests with limits: the kubelet sees 1e40000000 and 1e40000001 as different.
+    assert parse_k8s_quantity("1e40000000").value != parse_k8s_quantity("1e40000001").value
+    assert parse_k8s_quantity("10e40000000").value == parse_k8s_quantity("1e40000001").value
+
+
+@pytest.mark.parametrize("text", ["1e-40000000", "1e-2147483647", "0." + "0" * 4000 + "1"])
+def test_a_tiny_value_rounds_up_to_one_nanounit_without_building_its_denominator(text: str) -> None:
+    quantity = parse_k8s_quantity(text)
+    assert quantity.value == Fraction(1, 10**9)
+    assert as_int64(quantity) is None
+
+
+def test_decimal_values_beyond_int64_are_exact_and_binary_ones_capped_like_parse_quantity() -> None:
+    # ParseQuantity caps only BinarySI amounts at MaxInt64; decimal ones keep their exact value.
+    assert parse_k8s_quantity("1e400").value == 10**400
+    assert parse_k8s_quantity(str(2**64)).value == 2**64
+    assert parse_k8s_quantity("8Ei").value == MAX_INT64
+    assert parse_k8s_quantity("8Ei").saturated
+    assert parse_k8s_quantity("99999999999999999999999Ei").value == MAX_INT64
+    assert not parse_k8s_quantity("7Ei").saturated
+    # 19 written digits leave the int64 fast path (maxInt64Factors is 18), even for MaxInt64 itself.
+    for text in ("1e400", "8Ei", str(2**63), str(MAX_INT64), "99999999999999999999999Ei", "1e19", "10E18"):
+        assert as_int64(parse_k8s_quantity(text)) is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "int64"),
+    [("1e18", 10**18), ("9e18", 9 * 10**18), ("999999999999999999", 10**18 - 1), ("-1e18", -(10**18))],
+)
+def test_the_int64_fast_path_holds_up_to_the_int64_bounds(text: str, int64: int) -> None:
+    assert as_int64(parse_k8s_quantity(text)) == int64
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1e" + "0" * 5000 + "3", 1000),  # ParseInt reads any number of leading zeros
+        ("1e9223372036854775807", Fraction(1, 10)),  # the int64 exponent truncated to int32: -1
+    ],
+)
+def test_the_exponent_is_read_like_strconv_parse_int_then_truncated_to_int32(
+    text: str, value: int | Fraction
+) -> None:
+    assert parse_k8s_quantity(text).value == value
+
+
+@pytest.mark.parametrize("text", ["1e9223372036854775808", "1e-9223372036854775809", "1e" + "9" * 5000])
+def test_an_exponent_beyond_int64_is_a_suffix_error(text: str) -> None:
+    with pytest.raises(QuantityError, match="suffix"):
+        parse_k8s_quantity(text)
+
+
+def test_the_most_digits_read_is_a_limit_of_the_written_number() -> None:
+    assert parse_k8s_quantity("1" * MAX_QUANTITY_DIGITS).value == int("1" * MAX_QUANTITY_DIGITS)
+    for text in (
+        "1" * (MAX_QUANTITY_DIGITS + 1),
+        "1" * 5000 + "Gi",
+        "1." + "0" * 5000,
+        "9" * 100_000 + "e-99999",
+    ):
+        with pytest.raises(QuantityError, match="digits"):
+            parse_k8s_quantity(text)
+
+
+def test_an_integer_with_too_many_digits_is_an_input_error_naming_its_path() -> None:
+    with pytest.raises(InputError) as info:
+        quantity_from_json(10**5000, "pod.spec.containers[0].resources.requests.memory")
+    assert info.value.path == "pod.spec.containers[0].resources.requests.memory"
+    assert len(info.value.message) < 200, "hostile input is not echoed in full"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e400", str(2**64), 2**70, "8Ei", "16Ei", "1e40000000", 1e300, "9223372036854775808", "1" * 5000],
+)
+def test_a_machine_quantity_beyond_int64_is_an_input_error_naming_the_field(value: object) -> None:
+    with pytest.raises(InputError) as info:
+        parse_quantity(value, "machine.numa_nodes[0].memory")  # type: ignore[arg-type]
+    assert info.value.path == "machine.numa_nodes[0].memory"
+    assert len(info.value.message) < 200
+
+
+def test_a_machine_quantity_up_to_int64_is_whole_bytes() -> None:
+    assert parse_quantity("9223372036854775807", "m") == MAX_INT64
+    assert parse_quantity("7Ei", "m") == 7 << 60
+    assert parse_quantity("1e18", "m") == 10**18
+    with pytest.raises(InputError):
+        parse_quantity("1e-40000000", "m")
