@@ -6,7 +6,7 @@ what makes a reconnecting client whole); after every committed change an ``event
 layer group ``scenario.<id>``, most already encoded as the small event-and-delta text of
 ``playground.fanout``, which every socket sends as it is. This consumer hands them on in version order:
 two writers' broadcasts can arrive out of order, so a message after a gap waits briefly for the
-missing one, and if it does not come the socket gets a snapshot instead (a delta needs its predecessor).
+missing one, then reads it from the event log (a delta needs its predecessor); failing that, a snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from playground import metrics, services
+from playground import fanout, metrics, services
 
 CLOSE_NOT_FOUND = 4404
 
@@ -105,8 +105,28 @@ class EncodedTexts:
 
 encoded_texts = EncodedTexts(64)
 
-# How long a message that arrived after a gap waits for the missing ones before the socket resyncs.
-GAP_WAIT_SECONDS = 0.25
+# How long a message that arrived after a gap waits for the missing ones before they are read from the log.
+GAP_WAIT_SECONDS = 0.1
+
+# Group messages rebuilt from the event log for a gap, per (scenario, version): once per process.
+filled: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+FILLED_SIZE = 256
+
+
+async def filled_messages(public_id: str, after: int, upto: int) -> list[dict[str, Any]]:
+    """The group messages of versions ``after + 1 .. upto - 1`` as ``services.broadcast`` would have sent
+    them, from the event log."""
+    wanted = range(after + 1, upto)
+    if any((public_id, version) not in filled for version in wanted):
+        try:
+            events = await database_sync_to_async(services.events_after)(public_id, after, len(wanted))
+        except services.NotFound:
+            return []
+        for event in events:
+            filled[(public_id, event["version"])] = fanout.group_message(public_id, event)
+        while len(filled) > FILLED_SIZE:
+            filled.popitem(last=False)
+    return [filled[(public_id, version)] for version in wanted if (public_id, version) in filled]
 
 
 class ScenarioConsumer(AsyncJsonWebsocketConsumer):
@@ -199,9 +219,15 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             self.gap_timer = None
 
     async def close_gap(self) -> None:
-        """The missing versions did not arrive in time (or never will): a snapshot makes the socket whole."""
+        """The missing versions did not arrive in time: take them from the event log (they are committed
+        before they are broadcast), or, if even that fails, make the socket whole with a snapshot."""
         await asyncio.sleep(GAP_WAIT_SECONDS)
         self.gap_timer = None
+        if not self.pending:
+            return
+        for message in await filled_messages(self.public_id, self.version, max(self.pending)):
+            self.pending.setdefault(message["version"], message)
+        await self.flush_pending()
         if self.pending:
             await self.send_snapshot()
 

@@ -184,19 +184,42 @@ async def test_it_puts_out_of_order_events_back_in_order_and_drops_stale_ones(
     await communicator.disconnect()
 
 
-async def test_a_gap_that_stays_open_is_closed_with_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_gap_that_stays_open_is_filled_from_the_event_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    public_id, token = await new_scenario()
+    communicator, _ = await connect(public_id)
+    view = (await communicator.receive_json_from())["scenario"]
+    message_1, message_2 = await held_broadcasts(monkeypatch, public_id, token)
+    layer = get_channel_layer()
+    await layer.group_send(services.group_name(public_id), message_2)  # version 1's broadcast never comes
+    assert await communicator.receive_nothing(timeout=consumers.GAP_WAIT_SECONDS / 2)
+    got = [await communicator.receive_json_from(timeout=2), await communicator.receive_json_from()]
+    assert [(m["type"], m["version"], m["event"]["pod_name"]) for m in got] == [
+        ("event", 1, "a"),
+        ("event", 2, "b"),
+    ]
+    for message in got:
+        view = apply_delta(view, message)
+    expected = await api_view(public_id)
+    assert {key: view[key] for key in LIVE_KEYS} == {key: expected[key] for key in LIVE_KEYS}
+    await layer.group_send(services.group_name(public_id), message_1)
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_gap_the_log_cannot_fill_is_closed_with_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     public_id, token = await new_scenario()
     communicator, _ = await connect(public_id)
     await communicator.receive_json_from()
-    message_1, message_2 = await held_broadcasts(monkeypatch, public_id, token)
-    layer = get_channel_layer()
-    await layer.group_send(services.group_name(public_id), message_2)  # version 1 never comes
-    assert await communicator.receive_nothing(timeout=consumers.GAP_WAIT_SECONDS / 2)
+    _message_1, message_2 = await held_broadcasts(monkeypatch, public_id, token)
+
+    async def nothing(public_id: str, after: int, upto: int) -> list[dict[str, Any]]:
+        return []
+
+    monkeypatch.setattr(consumers, "filled_messages", nothing)
+    await get_channel_layer().group_send(services.group_name(public_id), message_2)
     snapshot = await communicator.receive_json_from(timeout=2)
     assert snapshot["type"] == "snapshot" and snapshot["version"] == 2
     assert [pod["name"] for pod in snapshot["scenario"]["pods"]] == ["a", "b"]
-    await layer.group_send(services.group_name(public_id), message_1)
-    assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 
 

@@ -59,10 +59,12 @@ def test_a_submission_to_one_process_reaches_a_viewer_of_the_other(
 
     assert message["type"] == "event" and message["version"] == 1
     assert message["event"]["op"] == "admit" and message["event"]["pod_name"] == "web"
-    assert message["event"]["outcome"] == response.json()["outcomes"][0]
-    pods = {pod["name"]: pod for pod in message["scenario"]["pods"]}
+    # The live event carries the light outcome and a delta of the view (docs/CONTRACTS.md section 4).
+    outcome = response.json()["outcomes"][0]
+    assert message["event"]["outcome"] == {key: v for key, v in outcome.items() if key != "checkpoint"}
+    pods = {pod["name"]: pod for pod in message["delta"]["pods_added"]}
     assert pods["web"]["status"] == "Running"
-    assert reserved_bytes(message["scenario"]["state"]) == GI
+    assert reserved_bytes(message["delta"]["state"]) == GI
 
 
 def submit_concurrently(
