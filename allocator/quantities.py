@@ -18,6 +18,7 @@ refuses anything beyond int64 with an :class:`InputError` naming the field.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +38,7 @@ __all__ = [
     "format_quantity",
     "parse_k8s_quantity",
     "parse_quantity",
+    "signed_bytes",
 ]
 
 MAX_INT64 = (1 << 63) - 1
@@ -362,6 +364,18 @@ def parse_quantity(value: str | int, path: str) -> int:
     if isinstance(amount, Fraction):
         raise InputError(path, f"{_shown(value)} is not a whole number of bytes")
     return amount
+
+
+def signed_bytes(value: str | int, path: str) -> int:
+    """``Quantity.Value()`` of a configuration field (``kubeReserved``, ``systemReserved``): any sign,
+    fractions rounded up (``"500m"`` -> 1), and an :class:`InputError` naming the field beyond int64,
+    where Go's ``Value()`` would return the low bits of a big integer.
+    """
+    quantity = quantity_from_json(value, path)
+    amount = quantity.value
+    if quantity.saturated or isinstance(amount, HugeValue) or not -MAX_INT64 - 1 <= amount <= MAX_INT64:
+        raise InputError(path, f"{_shown(value)} is beyond what the kubelet can hold (int64)")
+    return math.ceil(amount)
 
 
 def format_quantity(size: int) -> str:

@@ -21,6 +21,7 @@ from allocator.quantities import (
     parse_k8s_quantity,
     parse_quantity,
     quantity_from_json,
+    signed_bytes,
 )
 
 GI = 1 << 30
@@ -225,3 +226,17 @@ def test_a_machine_quantity_up_to_int64_is_whole_bytes() -> None:
     assert parse_quantity("1e18", "m") == 10**18
     with pytest.raises(InputError):
         parse_quantity("1e-40000000", "m")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("500m", 1), ("-1Gi", -GI), ("-500m", 0), (7, 7), ("1e18", 10**18)]
+)
+def test_signed_bytes_reads_a_configuration_quantity_like_value(value: object, expected: int) -> None:
+    assert signed_bytes(value, "kubelet.kube_reserved.memory") == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "8Ei", "1e40000000", 2**64])
+def test_signed_bytes_refuses_a_configuration_quantity_beyond_int64(value: object) -> None:
+    with pytest.raises(InputError) as info:
+        signed_bytes(value, "kubelet.kube_reserved.memory")  # type: ignore[arg-type]
+    assert info.value.path == "kubelet.kube_reserved.memory"
