@@ -57,6 +57,40 @@ IMPORT_BODY = {
 }
 
 
+def text_ok(description: str, content: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a handler's 200 (content type -> body schema, ``None`` for none): the
+    handler returns an ``HttpResponse`` itself, so ninja cannot infer it, and an undocumented 200 fails
+    schema conformance (schemathesis)."""
+    media = {kind: {} if schema is None else {"schema": schema} for kind, schema in content.items()}
+    return {"responses": {200: {"description": description, "content": media}}}
+
+
+TEXT: dict[str, Any] = {"type": "string"}
+CHECKPOINT_OK = text_ok(
+    "The memory_manager_state file (JSON), byte for byte as the kubelet writes it.",
+    {
+        "application/json": {
+            "type": "object",
+            "required": ["policyName", "machineState", "checksum"],
+            "properties": {
+                "policyName": {"type": "string"},
+                "machineState": {"type": "object"},
+                "entries": {"type": "object"},
+                "checksum": {"type": "integer"},
+            },
+        }
+    },
+)
+KUBELET_CONFIG_OK = text_ok(
+    "The KubeletConfiguration snippet (`format=yaml`) or the `--reserved-memory` flag value (`format=flag`).",
+    {"application/yaml": {"type": "object"}, "text/plain": TEXT},
+)
+# Several YAML documents (one per pod) have no single-value schema: the body is described, not typed.
+PODS_OK = text_ok("The pods as multi-document YAML, one Pod per document.", {"application/yaml": None})
+BUG_REPORT_OK = text_ok("A markdown bug report.", {"text/markdown": TEXT})
+METRICS_OK = text_ok("Prometheus text exposition format 0.0.4.", {"text/plain": TEXT})
+
+
 def rest() -> ModuleType:
     """``playground.api`` (body limits, tokens, response shapes), imported late: it mounts this router."""
     from playground import api
@@ -124,14 +158,24 @@ def lint(request: HttpRequest) -> dict[str, Any]:
 # --- exports --------------------------------------------------------------------------------------
 
 
-@router.get("/scenarios/{public_id}/export/checkpoint", response=ERRORS, summary="memory_manager_state")
+@router.get(
+    "/scenarios/{public_id}/export/checkpoint",
+    response=ERRORS,
+    summary="memory_manager_state",
+    openapi_extra=CHECKPOINT_OK,
+)
 def export_checkpoint(request: HttpRequest, public_id: str, version: int | None = None) -> HttpResponse:
     """The `memory_manager_state` file the kubelet writes for this state, byte for byte, checksum included."""
     text = interop_services.checkpoint_file(public_id, version)
     return text_response(text, "application/json", "memory_manager_state")
 
 
-@router.get("/scenarios/{public_id}/export/kubelet-config", response=ERRORS, summary="KubeletConfiguration")
+@router.get(
+    "/scenarios/{public_id}/export/kubelet-config",
+    response=ERRORS,
+    summary="KubeletConfiguration",
+    openapi_extra=KUBELET_CONFIG_OK,
+)
 def export_kubelet_config(request: HttpRequest, public_id: str, format: str = "yaml") -> HttpResponse:
     """The KubeletConfiguration snippet (`format=yaml`) or the `--reserved-memory` value (`format=flag`)."""
     if format not in ("yaml", "flag"):
@@ -146,7 +190,9 @@ def export_kubelet_config(request: HttpRequest, public_id: str, format: str = "y
     )
 
 
-@router.get("/scenarios/{public_id}/export/pods.yaml", response=ERRORS, summary="Pods as YAML")
+@router.get(
+    "/scenarios/{public_id}/export/pods.yaml", response=ERRORS, summary="Pods as YAML", openapi_extra=PODS_OK
+)
 def export_pods(request: HttpRequest, public_id: str) -> HttpResponse:
     """The scenario's pods (Running and Failed, in admission order) as multi-document YAML."""
     return text_response(
@@ -154,7 +200,12 @@ def export_pods(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-@router.get("/scenarios/{public_id}/export/bug-report.md", response=ERRORS, summary="Bug report")
+@router.get(
+    "/scenarios/{public_id}/export/bug-report.md",
+    response=ERRORS,
+    summary="Bug report",
+    openapi_extra=BUG_REPORT_OK,
+)
 def export_bug_report(request: HttpRequest, public_id: str) -> HttpResponse:
     """A markdown block for an upstream issue: configuration, topology, pods and every step's outcome."""
     text = interop_services.bug_report(public_id, rest().base_url(request))
@@ -186,7 +237,9 @@ def restart_preview(request: HttpRequest, public_id: str, version: int | None = 
     return interop_services.restart_preview(public_id, body.get("changes"), version)
 
 
-@router.get("/scenarios/{public_id}/metrics", response=ERRORS, summary="Kubelet metrics")
+@router.get(
+    "/scenarios/{public_id}/metrics", response=ERRORS, summary="Kubelet metrics", openapi_extra=METRICS_OK
+)
 def scenario_metrics(request: HttpRequest, public_id: str, version: int | None = None) -> HttpResponse:
     """The kubelet's Memory and Topology Manager metrics for this scenario (Prometheus text format), counted
     by the kubelet's rules, plus per-NUMA gauges of the machine state; `version` reads a past state."""
