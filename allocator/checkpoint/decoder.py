@@ -12,13 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from allocator.checkpoint.document import (
-    V1_TYPE,
-    Block,
-    Checkpoint,
-    MemoryTable,
-    NUMANodeState,
-)
+from allocator.checkpoint.document import V1_TYPE, Block, Checkpoint, MemoryTable, NUMANodeState
 from allocator.checkpoint.printer import MEMORY_TABLE_FIELDS
 
 _UINT64_MAX = (1 << 64) - 1

@@ -60,12 +60,7 @@ from allocator.config.quantity import (
     canonical,
     quantity_of,
 )
-from allocator.config.start import (
-    LOCKED_FEATURE_GATES,
-    check_document,
-    kubelet_start,
-    validate,
-)
+from allocator.config.start import LOCKED_FEATURE_GATES, check_document, kubelet_start, validate
 from allocator.config.start_config import (
     POLICY_BEST_EFFORT,
     POLICY_NONE,
