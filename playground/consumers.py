@@ -50,6 +50,8 @@ class ViewCache:
         self.views: dict[str, dict[str, Any]] = {}
         self.watchers: dict[str, int] = {}
         self.locks: dict[str, asyncio.Lock] = {}
+        self.reading: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self.queued: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     def watch(self, public_id: str) -> None:
         self.watchers[public_id] = self.watchers.get(public_id, 0) + 1
@@ -61,7 +63,32 @@ class ViewCache:
                 table.pop(public_id, None)
 
     async def fresh(self, public_id: str) -> dict[str, Any] | None:
-        view = await database_sync_to_async(load_view)(public_id)
+        """A view read from the database after this call began.
+
+        Callers share reads: a caller joins the read queued to start next, or queues one that starts
+        when the read in flight (begun too early for it) ends. A hundred viewers connecting at once
+        cost two view builds, not a hundred, and none of them misses a change committed before it asked.
+        """
+        queued = self.queued.get(public_id)
+        if queued is None:
+            queued = asyncio.ensure_future(self.read_next(public_id, self.reading.get(public_id)))
+            self.queued[public_id] = queued
+        return await asyncio.shield(queued)
+
+    async def read_next(
+        self, public_id: str, before: asyncio.Future[dict[str, Any] | None] | None
+    ) -> dict[str, Any] | None:
+        if before is not None:
+            await asyncio.wait([before])
+        me = asyncio.current_task()
+        if self.queued.get(public_id) is me:
+            del self.queued[public_id]  # from now on, new callers queue behind this read
+        self.reading[public_id] = me  # type: ignore[assignment]
+        try:
+            view = await database_sync_to_async(load_view)(public_id)
+        finally:
+            if self.reading.get(public_id) is me:
+                del self.reading[public_id]
         self.keep(public_id, view)
         return view
 

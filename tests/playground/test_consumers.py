@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ def admit(public_id: str, token: str, *names: str) -> services.Applied:
 
 async def connect(public_id: str, query: str = "", headers: list[tuple[bytes, bytes]] = ORIGIN) -> Any:
     communicator = WebsocketCommunicator(application, f"/ws/scenarios/{public_id}/{query}", headers=headers)
-    connected, _ = await communicator.connect()
+    # A generous timeout: the first connection of a run pays for cold imports on a loaded machine.
+    connected, _ = await communicator.connect(timeout=10)
     return communicator, connected
 
 
@@ -221,6 +223,28 @@ async def test_a_gap_the_log_cannot_fill_is_closed_with_a_snapshot(monkeypatch: 
     assert snapshot["type"] == "snapshot" and snapshot["version"] == 2
     assert [pod["name"] for pod in snapshot["scenario"]["pods"]] == ["a", "b"]
     await communicator.disconnect()
+
+
+async def test_concurrent_snapshots_share_view_reads_and_miss_no_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    public_id, token = await new_scenario()
+    reads: list[int] = []
+    real_load_view = consumers.load_view
+
+    def counting(public_id: str) -> dict[str, Any] | None:
+        view = real_load_view(public_id)
+        reads.append(view["version"] if view else -1)
+        return view
+
+    monkeypatch.setattr(consumers, "load_view", counting)
+    cache = consumers.ViewCache()
+    cache.watch(public_id)
+    early = await asyncio.gather(*(cache.fresh(public_id) for _ in range(5)))
+    await admit(public_id, token, "a")
+    late = await asyncio.gather(*(cache.fresh(public_id) for _ in range(5)))
+    assert reads == [0, 1], "five callers at a time share one read"
+    assert [view["version"] for view in early + late] == [0] * 5 + [1] * 5
 
 
 async def test_an_unknown_scenario_closes_with_4404() -> None:
