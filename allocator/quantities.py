@@ -300,10 +300,12 @@ def _parse(text: str) -> Quantity:
 
 def _int64_amount(value: int, scale: int) -> int | None:
     """Mirror ``int64Amount.AsInt64``: negative scales fail, positive ones must not overflow."""
-    if scale == 0 or value == 0:
+    if scale == 0:
         return value
     if scale < 0:
-        return None
+        return None  # even for a zero value ("0.0"), as in Go
+    if value == 0:
+        return 0
     if scale > _MAX_INT64_FACTORS:
         # Any non-zero value times 10**19 is beyond int64: stop before building 10**scale.
         return None

@@ -50,6 +50,9 @@ PARSE_CASES = [
     ("1500m", Fraction(3, 2), None),
     ("500m", Fraction(1, 2), None),
     ("12e-1", Fraction(6, 5), None),
+    # int64Amount.AsInt64 refuses any negative scale, even for zero; a zero with a huge scale is 0.
+    ("0.0", 0, None),
+    ("0e40000000", 0, 0),
 ]
 
 
