@@ -14,6 +14,7 @@ from typing import Any
 
 from allocator.checkpoint.document import V1_TYPE, Block, Checkpoint, MemoryTable, NUMANodeState
 from allocator.checkpoint.printer import MEMORY_TABLE_FIELDS
+from allocator.checkpoint.scanner import flatten_deep
 
 _UINT64_MAX = (1 << 64) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -32,7 +33,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_tree(data: bytes) -> Any:
-    text = data.decode("utf-8", errors="replace")
+    """The syntax-checked document as a tree; containers too deep for the checkpoint's types are emptied."""
+    text = flatten_deep(data).decode("utf-8", errors="replace")
     tree = json.loads(
         text,
         object_pairs_hook=_Pairs,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -393,3 +394,30 @@ def test_cli_reencode_stdout_as_module() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == src.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("depth", "error"),
+    [
+        pytest.param(3000, None, id="nested past Python's recursion limit decodes as Go does"),
+        pytest.param(10_000, None, id="Go's maximum nesting depth is accepted"),
+        pytest.param(10_001, "invalid character '[' exceeded max depth", id="one level deeper is Go's error"),
+    ],
+)
+def test_it_scans_deeply_nested_files_without_recursion(depth: int, error: str | None) -> None:
+    from allocator.checkpoint import CheckpointError, decode_checkpoint
+
+    text = '{"policyName":"Static","x":' + "[" * (depth - 1) + "]" * (depth - 1) + ',"checksum":0}'
+    if error is None:
+        assert decode_checkpoint(text).policy_name == "Static"
+    else:
+        with pytest.raises(CheckpointError, match=re.escape(error)):
+            decode_checkpoint(text)
+
+
+def test_it_reports_the_kind_of_a_deeply_nested_value_where_a_map_belongs() -> None:
+    from allocator.checkpoint import CheckpointError, decode_checkpoint
+
+    text = '{"policyName":"Static","machineState":' + "[" * 3000 + "]" * 3000 + ',"checksum":0}'
+    with pytest.raises(CheckpointError, match=r"cannot unmarshal array into Go struct field .*machineState"):
+        decode_checkpoint(text)
