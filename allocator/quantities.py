@@ -84,19 +84,41 @@ class QuantityError(ValueError):
 
 
 class HugeValue(Decimal):
-    """An exact quantity value too large to hold as an ``int`` (``"1e40000000"``, ``"1e4000"``).
+    """An exact quantity value too large to hold as an ``int`` (``"1e40000000"``, ``"1e5000"``).
 
     It compares exactly with ints, fractions and other values (what QoS classification needs), but
-    refuses to become an integer: that would build the number Go's ``inf.Dec`` keeps as a scale.
+    refuses to become an integer or to take part in arithmetic: that would build the number Go's
+    ``inf.Dec`` keeps as a scale. No kubelet field can hold it, so where it was read from a document
+    field (``path``) the refusal is an :class:`InputError` naming that field.
     """
 
+    # ADAPTATION until allocator.scenario reads kube/system reserved with signed_bytes(): its
+    # math.ceil(quantity.value) then refuses with an InputError naming the field instead of a 500.
+    path = ""
+
+    def at(self, path: str) -> HugeValue:
+        """This value, remembering the document field it was read from."""
+        located = HugeValue(self)
+        located.path = path
+        return located
+
     def _refuse(self, *_: object) -> int:
-        raise OverflowError(f"quantity value {self:.3e} is too large to convert to an integer")
+        message = f"{self:.3e} is beyond what the kubelet can hold (int64)"
+        if self.path:
+            raise InputError(self.path, message)
+        raise OverflowError(message)
 
     __int__ = __index__ = __trunc__ = __floor__ = __ceil__ = _refuse
 
     def as_integer_ratio(self) -> tuple[int, int]:
         return self._refuse()
+
+    def _no_arithmetic(self, *_: object) -> HugeValue:
+        # Decimal arithmetic would round to 28 digits; the exact result is no more usable than this.
+        raise QuantityError(f"quantity {self:.3e} is too large to compute with")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _no_arithmetic
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_arithmetic
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,9 +366,12 @@ def quantity_from_json(value: object, path: str) -> Quantity:
     else:
         raise InputError(path, "must be a quantity string or an integer")
     try:
-        return parse_k8s_quantity(text)
+        quantity = parse_k8s_quantity(text)
     except QuantityError as exc:
         raise InputError(path, f"invalid quantity {_shown(value)}: {exc}") from None
+    if isinstance(quantity.value, HugeValue):
+        return Quantity(quantity.value.at(path), quantity.int64, quantity.text, quantity.saturated)
+    return quantity
 
 
 def parse_quantity(value: str | int, path: str) -> int:

@@ -6,6 +6,7 @@ Memory Manager: only quantities kept in the int64 fast path survive ``AsInt64``.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -243,3 +244,20 @@ def test_signed_bytes_refuses_a_configuration_quantity_beyond_int64(value: objec
     with pytest.raises(InputError) as info:
         signed_bytes(value, "kubelet.kube_reserved.memory")  # type: ignore[arg-type]
     assert info.value.path == "kubelet.kube_reserved.memory"
+
+
+def test_a_huge_value_read_from_a_field_refuses_to_become_bytes_naming_that_field() -> None:
+    value = quantity_from_json("1e5000", "kubelet.kube_reserved.memory").value
+    with pytest.raises(InputError) as info:
+        math.ceil(value)
+    assert info.value.path == "kubelet.kube_reserved.memory"
+    # The cached parse is shared by every field: it stays unlocated.
+    with pytest.raises(OverflowError):
+        math.ceil(parse_k8s_quantity("1e5000").value)
+
+
+def test_a_huge_value_takes_no_part_in_arithmetic() -> None:
+    value = parse_k8s_quantity("1e40000000").value
+    for operation in (lambda: value + 1, lambda: value / Fraction(10), lambda: Fraction(1) * value):
+        with pytest.raises(QuantityError):
+            operation()
