@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from allocator.errors import InputError
-from allocator.quantities import QuantityError, parse_k8s_quantity
+from allocator.quantities import HugeValue, QuantityError, parse_k8s_quantity
 
 MEMORY = "memory"
 HUGEPAGES_PREFIX = "hugepages-"
@@ -23,6 +23,8 @@ DECIMAL_EXPONENT = "DecimalExponent"
 _BINARY_EXP = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL_EXP = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_SUFFIX = {v: k for k, v in _DECIMAL_EXP.items()}
+# Beyond this a power of ten is never materialised (int64 holds 19 digits; Nano is -9).
+_MAX_EXACT_SCALE = 400
 _BINARY_SUFFIX = {0: "", 1: "Ki", 2: "Mi", 3: "Gi", 4: "Ti", 5: "Pi", 6: "Ei"}
 _NUMBER_RE = re.compile(r"[+-]?([0-9]*)(?:\.([0-9]*))?")
 
@@ -68,6 +70,10 @@ class GoQuantity:
             fmt = DECIMAL_EXPONENT
             scale = int(suffix[1:]) - len(denom)
         # int64Amount: the value at that scale when it is a whole number there (the fast path).
+        if isinstance(parsed.value, HugeValue) or abs(scale) > _MAX_EXACT_SCALE:
+            # Past any amount a node could hold: never build 10**scale (an 11-byte "1e40000000" would
+            # cost minutes of CPU). The kubelet would carry it as an inf.Dec; we refuse it up front.
+            raise QuantityError(f"quantity {text[:40]!r} is too large to compute with")
         scaled = parsed.value / (Fraction(10) ** scale)
         if fmt == BINARY_SI or scaled.denominator != 1:
             scale = 0

@@ -252,3 +252,17 @@ def test_node_allocatable_helpers() -> None:
 def test_aggregate() -> None:
     assert aggregate(["a"]) == "a"
     assert aggregate(["a", "b", "a"]) == "[a, b]"
+
+
+@pytest.mark.parametrize("amount", ["1e40000000", "1e5000", "9" * 400 + "e500"])
+def test_it_refuses_an_eviction_threshold_too_large_to_compute_with_at_once(amount: str) -> None:
+    import time
+
+    from allocator.config.quantity import GoQuantity
+    from allocator.quantities import QuantityError
+
+    started = time.process_time()
+    with pytest.raises(QuantityError, match="too large to compute with"):
+        GoQuantity.parse(amount)
+    # A power of ten is never built: an 11-byte quantity must not cost the server minutes.
+    assert time.process_time() - started < 5
