@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
@@ -34,3 +36,28 @@ async def test_capacity_and_expiry_are_the_base_layers() -> None:
     with pytest.raises(ChannelFull):
         await layer.send(channel, {"type": "c"})
     assert (await layer.receive(channel))["type"] == "a"
+
+
+async def test_expired_entries_are_swept_at_most_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    sweeps: list[float] = []
+    real_sweep = InMemoryChannelLayer._clean_expired
+
+    def counting(self: InMemoryChannelLayer) -> None:
+        sweeps.append(time.monotonic())
+        real_sweep(self)
+
+    monkeypatch.setattr(InMemoryChannelLayer, "_clean_expired", counting)
+    layer = SharedMessageInMemoryChannelLayer(expiry=-1)  # every message is expired once sent
+    live = await layer.new_channel()
+    layer._clean_expired()  # the first sweep; the interval starts
+    for _ in range(50):
+        await layer.send(live, {"type": "x"})
+        await layer.receive(live)
+    assert len(sweeps) == 1, "fifty receives within the interval, no further sweep"
+    stale = await layer.new_channel()
+    await layer.group_add("scenario.x", stale)
+    await layer.send(stale, {"type": "x"})
+    layer.next_sweep = 0.0  # the interval has passed
+    layer._clean_expired()
+    assert len(sweeps) == 2 and stale not in layer.channels  # the expired message went, with its membership
+    assert stale not in layer.groups.get("scenario.x", {})
