@@ -15,7 +15,6 @@ fine here: refusing it is the engine's job (:class:`allocator.errors.ConfigError
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from allocator.errors import InputError
 from allocator.pods import parse_pod
-from allocator.quantities import parse_quantity, quantity_from_json
+from allocator.quantities import parse_quantity, signed_bytes
 
 HUGEPAGES_PREFIX = "hugepages-"
 STEP_OPS = ("admit", "remove", "restart")
@@ -187,7 +186,7 @@ def _quantity_map(value: object, path: str) -> dict[str, int]:
 
 def _signed_value(value: object, path: str) -> int:
     """``Quantity.Value()``: any sign, fractions rounded up (``"500m"`` CPU -> 1), as the kubelet reads it."""
-    return math.ceil(quantity_from_json(value, path).value)
+    return signed_bytes(value, path)
 
 
 def _signed_quantity_map(value: object, path: str) -> dict[str, int]:
