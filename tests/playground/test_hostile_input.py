@@ -40,16 +40,6 @@ from playground.models import Event, Pod, Scenario
 
 pytestmark = pytest.mark.django_db
 
-# Known bugs in allocator/quantities.py, reported to its owner; strict, so a fix turns these red until
-# the mark is removed.
-DIGITS_BUG = (
-    "allocator.quantities: more than 4300 digits raise ValueError (Python's int conversion limit): a 500"
-)
-EXPONENT_BUG = (
-    "allocator.quantities: a huge exponent ('1e40000000', 11 characters) builds the exact Fraction: minutes "
-    "of CPU per request; Go's inf.Dec keeps it as a scale"
-)
-
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = "/api/v1/scenarios"
 HTTP_CHECKS = [
