@@ -39,6 +39,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+# The same Guaranteed 64Mi pod the API benchmark submits (bench/ is on sys.path when run as a script).
+from api_bench import pod
 from websockets.asyncio.client import ClientConnection, connect
 
 MAX_VIEWERS = 1000
@@ -58,16 +61,6 @@ SCENARIO = {
 # the viewers read the pod name from the first bytes instead of decoding the whole scenario view.
 POD_NAME = re.compile(r'"pod_name":\s*"([^"]+)"')
 EVENT = re.compile(r'^\{"type":\s*"event"')
-
-
-def pod(name: str) -> dict[str, Any]:
-    resources = {"cpu": "1", "memory": "64Mi"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {"containers": [{"name": "app", "resources": {"requests": resources, "limits": resources}}]},
-    }
 
 
 def loopback_url(url: str) -> str:
