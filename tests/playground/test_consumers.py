@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from playground import consumers, fanout, services
+from playground import consumers, fanout, hub, services
 from playground.asgi import application
 from tests.playground.conftest import guaranteed_pod, machine_doc
 
@@ -36,6 +36,16 @@ async def connect(public_id: str, query: str = "", headers: list[tuple[bytes, by
     # A generous timeout: the first connection of a run pays for cold imports on a loaded machine.
     connected, _ = await communicator.connect(timeout=10)
     return communicator, connected
+
+
+async def receive_messages(communicator: Any, count: int, timeout: float = 1) -> list[dict[str, Any]]:
+    """The next ``count`` messages, a batch frame counting as the messages it holds (section 4)."""
+    messages: list[dict[str, Any]] = []
+    while len(messages) < count:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        messages.extend(frame["messages"] if frame["type"] == "batch" else [frame])
+    assert len(messages) == count, "a batch went past the messages expected"
+    return messages
 
 
 async def test_it_sends_a_snapshot_on_connect() -> None:
@@ -179,7 +189,7 @@ async def test_it_puts_out_of_order_events_back_in_order_and_drops_stale_ones(
     group = services.group_name(public_id)
     await layer.group_send(group, message_2)
     await layer.group_send(group, message_1)
-    got = [await communicator.receive_json_from(), await communicator.receive_json_from()]
+    got = await receive_messages(communicator, 2)
     assert [(m["version"], m["event"]["pod_name"]) for m in got] == [(1, "a"), (2, "b")]
     await layer.group_send(group, message_1)
     assert await communicator.receive_nothing(timeout=0.2)
@@ -193,8 +203,8 @@ async def test_a_gap_that_stays_open_is_filled_from_the_event_log(monkeypatch: p
     message_1, message_2 = await held_broadcasts(monkeypatch, public_id, token)
     layer = get_channel_layer()
     await layer.group_send(services.group_name(public_id), message_2)  # version 1's broadcast never comes
-    assert await communicator.receive_nothing(timeout=consumers.GAP_WAIT_SECONDS / 2)
-    got = [await communicator.receive_json_from(timeout=2), await communicator.receive_json_from()]
+    assert await communicator.receive_nothing(timeout=hub.GAP_WAIT_SECONDS / 2)
+    got = await receive_messages(communicator, 2, timeout=2)
     assert [(m["type"], m["version"], m["event"]["pod_name"]) for m in got] == [
         ("event", 1, "a"),
         ("event", 2, "b"),
@@ -217,7 +227,7 @@ async def test_a_gap_the_log_cannot_fill_is_closed_with_a_snapshot(monkeypatch: 
     async def nothing(public_id: str, after: int, upto: int) -> list[dict[str, Any]]:
         return []
 
-    monkeypatch.setattr(consumers, "filled_messages", nothing)
+    monkeypatch.setattr(hub, "filled_messages", nothing)
     await get_channel_layer().group_send(services.group_name(public_id), message_2)
     snapshot = await communicator.receive_json_from(timeout=2)
     assert snapshot["type"] == "snapshot" and snapshot["version"] == 2

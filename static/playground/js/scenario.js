@@ -277,14 +277,15 @@ function onSnapshot(message) {
   render();
 }
 
-function onEvent(message) {
+// `more`: socket.js is applying a batch and another event of it follows; render after the last.
+function onEvent(message, { more = false } = {}) {
   if (message.event) mergeEvents([message.event]);
   if (message.scenario) applyScenario(message.scenario);
   else applyDelta(message.version, message.delta);
   if (page.followLatest && message.event && ["admit", "restart"].includes(message.event.op)) {
     page.selected = message.event.version;
   }
-  render();
+  if (!more) render();
 }
 
 function onStatus(status) {

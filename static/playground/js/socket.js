@@ -1,5 +1,6 @@
 // The scenario's live channel (docs/CONTRACTS.md section 4): reconnects with backoff and asks
-// the server to resynchronise from the version this page holds, so no event is ever missed.
+// the server to resynchronise from the version this page holds, so no event is ever missed. A `batch`
+// frame (docs/CONTRACTS.md section 4) is taken apart here: the page sees only snapshots and events.
 
 export function connectScenario(scenarioId, { heldVersion, onSnapshot, onEvent, onStatus }) {
   let socket = null;
@@ -28,13 +29,12 @@ export function connectScenario(scenarioId, { heldVersion, onSnapshot, onEvent, 
       } catch {
         return;
       }
-      if (data.type === "snapshot") onSnapshot(data);
-      else if (data.type === "event") {
-        const held = heldVersion();
-        // A gap means we missed something while busy: ask for a fresh snapshot.
-        if (held != null && data.version > held + 1) resync();
-        onEvent(data);
-      }
+      if (data.type === "batch") {
+        // Several events sent as one frame under load: each applied in order, as if it came alone;
+        // the page renders once, after the last.
+        const messages = Array.isArray(data.messages) ? data.messages : [];
+        messages.forEach((one, index) => handle(one, index < messages.length - 1));
+      } else handle(data, false);
     });
     socket.addEventListener("close", () => {
       onStatus("closed");
@@ -43,6 +43,18 @@ export function connectScenario(scenarioId, { heldVersion, onSnapshot, onEvent, 
       retryDelay = Math.min(retryDelay * 2, 5000);
     });
     socket.addEventListener("error", () => socket.close());
+  };
+
+  // One server message; `more`: another of the same batch follows at once (onEvent may defer rendering).
+  const handle = (data, more) => {
+    if (!data || typeof data !== "object") return;
+    if (data.type === "snapshot") onSnapshot(data);
+    else if (data.type === "event") {
+      const held = heldVersion();
+      // A gap means we missed something while busy: ask for a fresh snapshot.
+      if (held != null && data.version > held + 1) resync();
+      onEvent(data, { more });
+    }
   };
 
   const resync = () => {
