@@ -3,13 +3,26 @@
 Each run creates a fresh scenario through the first server, connects ``--viewers`` websocket viewers
 spread round-robin over the servers (several ``--url``: several processes behind no proxy), then
 ``--writers`` concurrent writers, also spread over the servers, POST ``--admissions`` Guaranteed pods
-in total, one pod per request. It reports:
+in total, ``--batch`` pods per request (one by default; more go as a JSON list, at most the server's
+PLAYGROUND_MAX_PODS_PER_REQUEST, 100 by default). It reports:
 
 - admissions/s: admission decisions acknowledged (201) per wall-clock second, first request sent to
-  last answer received;
-- submit-to-viewer latency: for every (event, viewer) pair, the time from the writer starting the
-  request to the viewer receiving the event (one clock: one process), as p50 and p99; and how many
-  of the expected deliveries never arrived within the deadline.
+  last answer received; and the writers' request latency (p50, p99);
+- submit-to-viewer latency: for every (pod, viewer) pair, the time from the writer starting the request
+  that carried the pod to the viewer receiving the websocket frame with its event (one clock: one
+  process), as p50 and p99. A viewer that sees a version gap asks for a resync, as the page does; a pod
+  it then holds only through a later snapshot (one whose version covers the pod's) counts as
+  ``covered_by_snapshot``, with the snapshot's arrival as its delivery time. ``missed_deliveries`` are
+  pods a viewer never got, by event or snapshot, within the deadline; ``snapshots_after_start`` counts
+  the snapshots the viewers received after their first one;
+- the client's own CPU seconds over the measured part of the run (``time.process_time``), so a reader
+  can tell whether the load tool, which shares the machine's cores with the servers, weighed on it.
+
+The client is kept cheap so it does not dominate what it measures: the writers use a lean HTTP/1.1
+keep-alive client (``lean_http.py``, about 10x less CPU per request than httpx), their request bodies
+are encoded before the clock starts, and the viewers read each frame as bytes and pick the versions
+and pod names out of it with one anchored regular expression instead of decoding the JSON (a frame
+is either one message or a ``{"type": "batch", "messages": [...]}`` of them).
 
 Runs are repeated (``--runs``) and the median of each figure reported with every run's value, because
 the machine is shared. Everything is bounded: at most MAX_VIEWERS viewers, MAX_WRITERS writers,
@@ -17,10 +30,11 @@ MAX_ADMISSIONS admissions per run and ``--deadline`` seconds per run; only loopb
 accepted, so the tool cannot be pointed at somebody else's server.
 
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --viewers 100 --writers 4 --admissions 500
+    .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --viewers 100 --writers 4 --batch 25
     .venv/bin/python bench/load.py --url http://127.0.0.1:8001 --url http://127.0.0.1:8002 ...
 
-Start the servers first: ``scripts/run.sh`` (embedded default) or the README's "Running several server
-processes".
+Start the servers first: ``scripts/run.sh`` (embedded default), or ``bench/cluster.sh start DIR`` for
+two processes on PostgreSQL + Redis (the README's "Running several server processes").
 """
 
 from __future__ import annotations
@@ -34,20 +48,24 @@ import re
 import statistics
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import orjson
 
 # The same Guaranteed 64Mi pod the API benchmark submits (bench/ is on sys.path when run as a script).
 from api_bench import pod
+from lean_http import LeanHTTPConnection, LeanHTTPError
 from websockets.asyncio.client import ClientConnection, connect
 
 MAX_VIEWERS = 1000
 MAX_WRITERS = 64
 MAX_ADMISSIONS = 20_000
 MAX_DEADLINE = 600.0
+MAX_BATCH = 100  # the server's default PLAYGROUND_MAX_PODS_PER_REQUEST
 
 SCENARIO = {
     "name": "load bench",
@@ -57,10 +75,57 @@ SCENARIO = {
         "reserved_memory": [{"numa_node": 0, "limits": {"memory": "1Gi"}}],
     },
 }
-# An event message starts {"type": "event", "version": N, "event": {"version": N, "op": ..., "pod_name": ...:
-# the viewers read the pod name from the first bytes instead of decoding the whole scenario view.
-POD_NAME = re.compile(r'"pod_name":\s*"([^"]+)"')
-EVENT = re.compile(r'^\{"type":\s*"event"')
+
+# --- frames -------------------------------------------------------------------------------------
+#
+# A websocket message starts {"type": "event"|"snapshot", "version": N, ...}; an event message goes on
+# with "event": {"version": N, "op": "...", "pod_name": "..." | null, ...}. A batch frame is
+# {"type": "batch", "messages": [<message>, ...]}. Inside a JSON document an unescaped quote only
+# appears as structure, so '{"type":"event","version":' can only be the start of a message, never part
+# of a pod name or an explanation; and "pod_name" is looked for only among the event's leading scalar
+# members (whatever their order), never in its nested objects (the outcome, the pod, the explanation).
+_STRING = rb'"(?:[^"\\]|\\.)*"'
+_SCALAR = rb"(?:-?\d+|null|true|false|" + _STRING + rb")"
+MESSAGE_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"(event|snapshot)"\s*,\s*"version"\s*:\s*(\d+)')
+EVENT_POD_NAME = re.compile(
+    rb'\s*,\s*"event"\s*:\s*\{(?:\s*"\w+"\s*:\s*' + _SCALAR + rb"\s*,)*?\s*"
+    rb'"pod_name"\s*:\s*(null|' + _STRING + rb")"
+)
+BATCH_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"batch"')
+
+
+def pod_name_of(raw: bytes) -> str | None:
+    """The pod name from its JSON token (a string, or null for a step without a pod)."""
+    if raw == b"null":
+        return None
+    if b"\\" in raw:
+        return str(json.loads(raw))
+    return raw[1:-1].decode("utf-8")
+
+
+def parse_frame(data: bytes | str) -> list[tuple[str, int, str | None]]:
+    """The messages of one websocket frame, in order: ``("event", version, pod name or None)`` or
+    ``("snapshot", version, None)``; ``[]`` for anything else. Only the heads are read: a frame of a
+    hundred events costs one regular-expression scan, not a JSON decode."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if (head := MESSAGE_HEAD.match(data)) is not None:
+        heads = [head]  # one message: a snapshot's scenario view is not scanned
+    elif BATCH_HEAD.match(data):
+        heads = list(MESSAGE_HEAD.finditer(data))
+    else:
+        return []
+    found: list[tuple[str, int, str | None]] = []
+    for head in heads:
+        kind, version = head.group(1).decode("ascii"), int(head.group(2))
+        if kind == "snapshot":
+            found.append(("snapshot", version, None))
+        elif (event := EVENT_POD_NAME.match(data, head.end())) is not None:
+            found.append(("event", version, pod_name_of(event.group(1))))
+    return found
+
+
+# --- figures ------------------------------------------------------------------------------------
 
 
 def loopback_url(url: str) -> str:
@@ -94,24 +159,37 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{url}/api/v1/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
+            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
             pass
         if time.monotonic() > deadline:
             raise SystemExit(f"load.py: {url} does not answer /api/v1/health")
         time.sleep(0.2)
 
 
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
 @dataclass
 class Run:
+    batch: int = 1
     admissions: int = 0
     rejected: int = 0
     errors: int = 0
+    requests: int = 0
     elapsed: float = 0.0
+    client_cpu: float = 0.0
+    request_latencies: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     expected_deliveries: int = 0
     missed: int = 0
+    covered_by_snapshot: int = 0
+    snapshots_after_start: int = 0
+    resyncs: int = 0
+    frames: int = 0
 
     @property
     def rate(self) -> float:
@@ -124,28 +202,84 @@ class Run:
             "errors": self.errors,
             "elapsed_s": round(self.elapsed, 3),
             "admissions_per_s": round(self.rate, 1),
-            "latency_p50_ms": round(percentile(self.latencies, 0.50) * 1000, 1),
-            "latency_p99_ms": round(percentile(self.latencies, 0.99) * 1000, 1),
+            "latency_p50_ms": ms(percentile(self.latencies, 0.50)),
+            "latency_p99_ms": ms(percentile(self.latencies, 0.99)),
             "deliveries": len(self.latencies),
             "missed_deliveries": self.missed,
+            "covered_by_snapshot": self.covered_by_snapshot,
+            "snapshots_after_start": self.snapshots_after_start,
+            "resyncs_sent": self.resyncs,
+            "frames": self.frames,
+            "pods_per_request": self.batch,
+            "requests": self.requests,
+            "request_p50_ms": ms(percentile(self.request_latencies, 0.50)),
+            "request_p99_ms": ms(percentile(self.request_latencies, 0.99)),
+            "client_cpu_s": round(self.client_cpu, 3),
+            "client_cpu_ms_per_admission": round(1000 * self.client_cpu / self.admissions, 3)
+            if self.admissions
+            else None,
         }
 
 
-class Viewer:
-    """One websocket viewer: records when each pod's event arrived."""
+# --- viewers ------------------------------------------------------------------------------------
 
-    def __init__(self, connection: ClientConnection) -> None:
+
+class Viewer:
+    """One websocket viewer: when each pod's event arrived, and the snapshots that came after the first.
+
+    It follows the versions as the page does: an event past the next version is a gap, answered by
+    asking for a resync (once until a snapshot comes); an event at or below the version held is a
+    duplicate and ignored."""
+
+    def __init__(self, connection: ClientConnection | None, version: int = 0) -> None:
         self.connection = connection
+        self.version = version
         self.arrivals: dict[str, float] = {}
+        self.snapshots: list[tuple[int, float]] = []  # (version, arrival) of every later snapshot
+        self.resync_pending = False
+        self.resyncs = 0
+        self.frames = 0
+
+    def record(self, data: bytes | str, now: float) -> int | None:
+        """Take in one frame received at ``now``; returns the version to resync from on a gap."""
+        self.frames += 1
+        resync_from: int | None = None
+        for kind, version, name in parse_frame(data):
+            if kind == "snapshot":
+                self.snapshots.append((version, now))
+                self.version = max(self.version, version)
+                self.resync_pending = False
+                continue
+            if version <= self.version:
+                continue
+            if version > self.version + 1 and not self.resync_pending:
+                resync_from = self.version
+                self.resync_pending = True
+            self.version = version
+            if name is not None:
+                self.arrivals.setdefault(name, now)
+        return resync_from
+
+    def covering_snapshot(self, version: int) -> float | None:
+        """Arrival of the first later snapshot that holds ``version``, if any."""
+        for held, arrived in self.snapshots:
+            if held >= version:
+                return arrived
+        return None
+
+    def settled(self, last_version: int) -> bool:
+        return self.version >= last_version and not self.resync_pending
 
     async def listen(self, stop: asyncio.Event) -> None:
+        assert self.connection is not None
         try:
             while not stop.is_set():
-                message = await self.connection.recv()
-                now = time.perf_counter()
-                head = message[:400] if isinstance(message, str) else message[:400].decode("utf-8", "replace")
-                if EVENT.match(head) and (found := POD_NAME.search(head)):
-                    self.arrivals.setdefault(found.group(1), now)
+                # Bytes, not str: no UTF-8 decode of frames the regular expression reads as bytes.
+                data = await self.connection.recv(decode=False)
+                resync_from = self.record(data, time.perf_counter())
+                if resync_from is not None:
+                    self.resyncs += 1
+                    await self.connection.send(json.dumps({"type": "resync", "version": resync_from}))
         except Exception:
             return  # closed at the end of the run, or by the server
 
@@ -155,99 +289,188 @@ async def open_viewer(base: str, public_id: str) -> Viewer:
     connection = await connect(
         ws_url, origin=base, open_timeout=30, max_size=None, ping_interval=None, compression=None
     )
-    snapshot = json.loads(await connection.recv())
-    if snapshot.get("type") != "snapshot":
-        raise RuntimeError(f"expected a snapshot first, got {snapshot.get('type')!r}")
-    return Viewer(connection)
+    first = parse_frame(await connection.recv(decode=False))
+    if not first or first[0][0] != "snapshot":
+        raise RuntimeError(f"expected a snapshot first, got {first[:1]!r}")
+    return Viewer(connection, first[0][1])
+
+
+# --- writers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Acknowledged:
+    """What the writers learnt: when each acknowledged pod's request started, and its version."""
+
+    sent: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+def batches_of(names: list[str], size: int) -> list[list[str]]:
+    return [names[index : index + size] for index in range(0, len(names), size)]
+
+
+def request_body(names: list[str], batch: int) -> bytes:
+    """One pod as an object (what a single submission looks like), several as a JSON list."""
+    return orjson.dumps(pod(names[0]) if batch == 1 else [pod(name) for name in names])
+
+
+# An answer is {"version": N, "outcomes": [{"admitted": true|false, ...}, ...]}: "admitted" is each
+# outcome's first key and no nested object of an outcome has one. A full answer carries the checkpoint
+# in every outcome, so a batch's answer grows with pods x running pods (megabytes): reading just these
+# heads costs about 1/50 of decoding it. Anything else falls back to decoding.
+ANSWER_HEAD = re.compile(rb'\{\s*"version"\s*:\s*(\d+)\s*,\s*"outcomes"\s*:\s*\[')
+OUTCOME_ADMITTED = re.compile(rb'[\[,]\s*\{\s*"admitted"\s*:\s*(true|false)\s*[,}]')
+
+
+def read_answer(body: bytes, count: int) -> tuple[int, list[bool]] | None:
+    """The version and each outcome's ``admitted`` of a 201 answer to ``count`` pods, or None when the
+    answer does not hold exactly ``count`` outcomes."""
+    if (head := ANSWER_HEAD.match(body)) is not None:
+        admitted = [flag == b"true" for flag in OUTCOME_ADMITTED.findall(body, head.end() - 1)]
+        if len(admitted) == count:
+            return int(head.group(1)), admitted
+    try:
+        answer = orjson.loads(body)
+        outcomes = answer["outcomes"]
+        if len(outcomes) != count:
+            return None
+        return int(answer["version"]), [bool(outcome["admitted"]) for outcome in outcomes]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def take_answer(
+    status: int, body: bytes, names: list[str], started: float, acked: Acknowledged, run: Run
+) -> None:
+    """Check one answer and count its pods: only a 201 whose outcomes match the pods sent counts, one
+    version per pod in order (a submission is one write: its pods take consecutive versions)."""
+    read = read_answer(body, len(names)) if status == 201 else None
+    if read is None:
+        run.errors += 1
+        return
+    last_version, admitted = read
+    first_version = last_version - len(names) + 1
+    for offset, (name, ok) in enumerate(zip(names, admitted, strict=True)):
+        acked.sent[name] = started
+        acked.versions[name] = first_version + offset
+        run.admissions += 1
+        if not ok:
+            run.rejected += 1
 
 
 async def writer(
-    client: httpx.AsyncClient,
-    public_id: str,
-    token: str,
-    names: list[str],
-    sent: dict[str, float],
+    connection: LeanHTTPConnection,
+    path: str,
+    batches: list[list[str]],
+    bodies: list[bytes],
+    acked: Acknowledged,
     run: Run,
     interval: float = 0.0,
 ) -> None:
-    """POST the pods one after another (at most one per ``interval`` seconds when paced); ``sent`` gets
-    the start time of each acknowledged one."""
-    headers = {"Authorization": f"Bearer {token}"}
+    """POST the batches one after another (at most one per ``interval`` seconds when paced)."""
     origin = time.perf_counter()
-    for index, name in enumerate(names):
+    for index, (names, body) in enumerate(zip(batches, bodies, strict=True)):
         if interval:
             await asyncio.sleep(max(0.0, origin + index * interval - time.perf_counter()))
         started = time.perf_counter()
         try:
-            response = await client.post(
-                f"/api/v1/scenarios/{public_id}/pods", json=pod(name), headers=headers
-            )
-        except httpx.HTTPError:
+            response = await connection.request("POST", path, body, "application/json")
+        except LeanHTTPError:
             run.errors += 1
             continue
-        if response.status_code != 201:
-            run.errors += 1
-            continue
+        run.requests += 1
+        if response.status == 201:
+            run.request_latencies.append(time.perf_counter() - started)
         # Only acknowledged pods are expected at the viewers: a request cut by the deadline may or may
         # not have been committed.
-        sent[name] = started
-        run.admissions += 1
-        if not response.json()["outcomes"][0]["admitted"]:
-            run.rejected += 1
+        take_answer(response.status, response.body, names, started, acked, run)
+
+
+def tally(run: Run, viewers: list[Viewer], acked: Acknowledged) -> None:
+    """Every (acknowledged pod, viewer) pair: delivered by event, covered by a later snapshot, or missed."""
+    run.expected_deliveries = len(acked.sent) * len(viewers)
+    for viewer in viewers:
+        run.snapshots_after_start += len(viewer.snapshots)
+        run.resyncs += viewer.resyncs
+        run.frames += viewer.frames
+        for name, started in acked.sent.items():
+            arrived = viewer.arrivals.get(name)
+            if arrived is None:
+                arrived = viewer.covering_snapshot(acked.versions[name])
+                if arrived is None:
+                    run.missed += 1
+                    continue
+                run.covered_by_snapshot += 1
+            run.latencies.append(arrived - started)
+
+
+async def create_scenario(url: str) -> tuple[str, str]:
+    async with LeanHTTPConnection(url, timeout=60) as setup:
+        response = await setup.post_json("/api/v1/scenarios", SCENARIO)
+    if response.status != 201:
+        raise SystemExit(f"load.py: creating the scenario: {response.status} {response.body[:300]!r}")
+    created = response.json()
+    return created["id"], created["edit_token"]
 
 
 async def one_run(
-    urls: list[str], viewers: int, writers: int, admissions: int, deadline: float, tag: str, rate: float = 0.0
+    urls: list[str],
+    viewers: int,
+    writers: int,
+    admissions: int,
+    deadline: float,
+    tag: str,
+    rate: float = 0.0,
+    batch: int = 1,
+    light: bool = False,
 ) -> Run:
     """One run; ``rate`` > 0 paces the writers to that many admissions per second in total."""
-    interval = writers / rate if rate else 0.0
-    run = Run()
-    async with httpx.AsyncClient(base_url=urls[0], timeout=60) as setup:
-        created = (await setup.post("/api/v1/scenarios", json=SCENARIO)).raise_for_status().json()
-    public_id, token = created["id"], created["edit_token"]
+    run = Run(batch=batch)
+    public_id, token = await create_scenario(urls[0])
     watching = await asyncio.gather(*(open_viewer(urls[i % len(urls)], public_id) for i in range(viewers)))
     stop = asyncio.Event()
-    listeners = [asyncio.create_task(viewer.listen(stop)) for viewer in watching]
 
     names = [f"{tag}-{index}" for index in range(admissions)]
-    shares = [names[index::writers] for index in range(writers)]
-    sent: dict[str, float] = {}
-    clients = [httpx.AsyncClient(base_url=urls[index % len(urls)], timeout=60) for index in range(writers)]
+    shares = [batches_of(names[index::writers], batch) for index in range(writers)]
+    bodies = [[request_body(chunk, batch) for chunk in share] for share in shares]
+    path = f"/api/v1/scenarios/{public_id}/pods" + ("?light=true" if light else "")
+    headers = {"Authorization": f"Bearer {token}"}
+    connections = [
+        LeanHTTPConnection(urls[index % len(urls)], headers, timeout=60) for index in range(writers)
+    ]
+    interval = writers * batch / rate if rate else 0.0
+    acked = Acknowledged()
+
+    listeners = [asyncio.create_task(viewer.listen(stop)) for viewer in watching]
+    cpu_before = time.process_time()
     started = time.perf_counter()
     try:
         work = asyncio.gather(
             *(
-                writer(client, public_id, token, share, sent, run, interval)
-                for client, share in zip(clients, shares, strict=True)
+                writer(connection, path, share, share_bodies, acked, run, interval)
+                for connection, share, share_bodies in zip(connections, shares, bodies, strict=True)
             )
         )
         await asyncio.wait_for(work, timeout=deadline)
     except TimeoutError:
         print(f"load.py: run {tag} hit the {deadline:.0f} s deadline", file=sys.stderr)
     run.elapsed = time.perf_counter() - started
-    for client in clients:
-        await client.aclose()
+    for connection in connections:
+        await connection.close()
 
     # Let the last events reach every viewer (bounded), then stop listening.
-    expected = set(sent)
+    last_version = max(acked.versions.values(), default=0)
     settle_until = time.perf_counter() + min(30.0, deadline)
-    while time.perf_counter() < settle_until and any(
-        expected - viewer.arrivals.keys() for viewer in watching
-    ):
-        await asyncio.sleep(0.05)
+    while time.perf_counter() < settle_until and not all(viewer.settled(last_version) for viewer in watching):
+        await asyncio.sleep(0.02)
+    run.client_cpu = time.process_time() - cpu_before
     stop.set()
     for viewer in watching:
+        assert viewer.connection is not None
         await viewer.connection.close()
     await asyncio.gather(*listeners, return_exceptions=True)
-
-    run.expected_deliveries = len(expected) * len(watching)
-    for viewer in watching:
-        for name in expected:
-            arrived = viewer.arrivals.get(name)
-            if arrived is None:
-                run.missed += 1
-            else:
-                run.latencies.append(arrived - sent[name])
+    tally(run, watching, acked)
     return run
 
 
@@ -257,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--viewers", type=int, default=100)
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--admissions", type=int, default=500, help="admissions per run")
+    parser.add_argument("--batch", type=int, default=1, help=f"pods per request (1..{MAX_BATCH}; default 1)")
+    parser.add_argument(
+        "--light", action="store_true", help="?light=true: answers without the checkpoint (default: full)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds allowed per run")
     parser.add_argument(
@@ -275,13 +502,25 @@ def main(argv: list[str] | None = None) -> int:
         1 <= args.admissions <= MAX_ADMISSIONS and 1 <= args.runs <= 20 and 0 < args.deadline <= MAX_DEADLINE
     ):
         parser.error(f"--admissions 1..{MAX_ADMISSIONS}, --runs 1..20, --deadline up to {MAX_DEADLINE:.0f}")
+    if not 1 <= args.batch <= MAX_BATCH:
+        parser.error(f"--batch 1..{MAX_BATCH}")
 
     for url in urls:
         wait_ready(url)
     runs = []
     for index in range(args.runs):
         run = asyncio.run(
-            one_run(urls, args.viewers, args.writers, args.admissions, args.deadline, f"r{index}", args.rate)
+            one_run(
+                urls,
+                args.viewers,
+                args.writers,
+                args.admissions,
+                args.deadline,
+                f"r{index}",
+                args.rate,
+                args.batch,
+                args.light,
+            )
         )
         runs.append(run.summary())
         if not args.json:
@@ -290,17 +529,27 @@ def main(argv: list[str] | None = None) -> int:
     def median(key: str) -> float:
         return round(statistics.median(run[key] for run in runs), 1)
 
+    def total(key: str) -> int:
+        return sum(run[key] for run in runs)
+
     result = {
         "servers": urls,
         "viewers": args.viewers,
         "writers": args.writers,
         "admissions_per_run": args.admissions,
+        "pods_per_request": args.batch,
+        "light": args.light,
         "paced_rate": args.rate or None,
         "median_admissions_per_s": median("admissions_per_s"),
         "median_latency_p50_ms": median("latency_p50_ms"),
         "median_latency_p99_ms": median("latency_p99_ms"),
-        "missed_deliveries": sum(run["missed_deliveries"] for run in runs),
-        "errors": sum(run["errors"] for run in runs),
+        "median_request_p50_ms": median("request_p50_ms"),
+        "median_request_p99_ms": median("request_p99_ms"),
+        "median_client_cpu_s": round(statistics.median(run["client_cpu_s"] for run in runs), 3),
+        "missed_deliveries": total("missed_deliveries"),
+        "covered_by_snapshot": total("covered_by_snapshot"),
+        "snapshots_after_start": total("snapshots_after_start"),
+        "errors": total("errors"),
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "runs": runs,
     }
@@ -311,9 +560,12 @@ def main(argv: list[str] | None = None) -> int:
             f"median over {len(runs)} runs: {result['median_admissions_per_s']} admissions/s, "
             f"submit-to-viewer p50 {result['median_latency_p50_ms']} ms, "
             f"p99 {result['median_latency_p99_ms']} ms "
-            f"({args.viewers} viewers, {args.writers} writers, {len(urls)} server(s)); "
-            f"missed deliveries {result['missed_deliveries']}, errors {result['errors']}, "
-            f"load average {result['load_average']}"
+            f"({args.viewers} viewers, {args.writers} writers, {args.batch} pod(s) per request, "
+            f"{len(urls)} server(s)); request p50 {result['median_request_p50_ms']} ms, "
+            f"p99 {result['median_request_p99_ms']} ms; client CPU {result['median_client_cpu_s']} s; "
+            f"missed deliveries {result['missed_deliveries']}, covered by snapshot "
+            f"{result['covered_by_snapshot']}, snapshots after start {result['snapshots_after_start']}, "
+            f"errors {result['errors']}, load average {result['load_average']}"
         )
     return 1 if result["errors"] else 0
 
