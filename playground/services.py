@@ -29,6 +29,7 @@ import re
 import secrets
 import threading
 import uuid
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -134,6 +135,8 @@ class Applied:
     version: int
     outcomes: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    # Each outcome as ``fastjson.encode_outcome`` wrote it for the event log: the answer reuses the bytes.
+    encoded: list[bytes] = field(default_factory=list)
 
 
 # --- edit tokens --------------------------------------------------------------------------------
@@ -410,11 +413,15 @@ class EngineCache:
         self.engines: OrderedDict[str, tuple[int, MemoryManager]] = OrderedDict()
 
     def take(self, public_id: str, version: int) -> MemoryManager | None:
-        with self.lock:
-            cached = self.engines.pop(public_id, None)
+        cached = self.take_latest(public_id)
         if cached is not None and cached[0] == version:
             return cached[1]
         return None
+
+    def take_latest(self, public_id: str) -> tuple[int, MemoryManager] | None:
+        """The engine kept for ``public_id`` and the version it is at, whatever that version is."""
+        with self.lock:
+            return self.engines.pop(public_id, None)
 
     def put(self, public_id: str, version: int, mm: MemoryManager) -> None:
         with self.lock:
@@ -431,9 +438,51 @@ class EngineCache:
 engines = EngineCache(ENGINE_CACHE_SIZE)
 
 
+# A warm engine this many versions behind (another process wrote them) is caught up step by step;
+# further behind, the latest snapshot plus the events after it is cheaper.
+CATCH_UP_LIMIT = 2 * SNAPSHOT_EVERY
+
+
 def load_engine(scenario: Scenario) -> MemoryManager:
-    """The engine at the scenario's current version: warm from this process, else from storage."""
-    return engines.take(scenario.public_id, scenario.version) or engine_at(scenario, scenario.version)
+    """The engine at the scenario's current version: warm from this process (caught up with the steps
+    other processes stored since, if any), else from storage."""
+    cached = engines.take_latest(scenario.public_id)
+    if cached is not None:
+        version, mm = cached
+        if version == scenario.version:
+            return mm
+        if version < scenario.version <= version + CATCH_UP_LIMIT:
+            caught_up = catch_up(scenario, mm, version)
+            if caught_up is not None:
+                return caught_up
+    return engine_at(scenario, scenario.version)
+
+
+def catch_up(scenario: Scenario, mm: MemoryManager, version: int) -> MemoryManager | None:
+    """``mm`` (at ``version``) after the events stored since, or None if anything is off.
+
+    Replay is deterministic, so applying the stored steps gives the engine the other process had; each
+    step's outcome is checked against the stored one (without the checkpoint, which the database
+    strips), and any difference, gap or error sends the caller back to the snapshot.
+    """
+    rows = list(
+        scenario.events.filter(version__gt=version, version__lte=scenario.version)
+        .order_by("version")
+        .annotate(outcome_light=outcome_without_checkpoint())
+        .values_list("version", "step", "outcome_light")
+    )
+    if [row[0] for row in rows] != list(range(version + 1, scenario.version + 1)):
+        return None
+    try:
+        for _, step, stored in rows:
+            if light_outcome(mm.apply(step).result) != stored:
+                return None
+    except Exception:
+        logger.warning(
+            "catching up the engine of %s failed; rebuilding it", scenario.public_id, exc_info=True
+        )
+        return None
+    return mm
 
 
 def block_view(block: dict[str, Any]) -> dict[str, Any]:
@@ -658,6 +707,8 @@ def run_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: 
     caller stores the event (``store_events``) and the pods (``store_pods``) before it commits.
     """
     check_running(scenario, path)
+    # From here the engine may change: a request of a group that fails now needs a fresh one.
+    scenario.__dict__[ENGINE_TOUCHED] = True
     try:
         outcome = mm.apply(step)
     except InputError as exc:
@@ -683,6 +734,8 @@ def run_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: 
         explanation=outcome.explanation,
         created_at=timezone.now(),
     )
+    # Encoded once, for the event log and the answer (an admission's checkpoint grows with the pods).
+    event.outcome_json = fastjson.encode_outcome(outcome.result)  # type: ignore[attr-defined]
     if step["op"] == "restart":
         apply_config_changes(scenario, step.get("changes"))
     if (reason := stop_reason(step["op"], outcome.result)) is not None:
@@ -713,6 +766,8 @@ def json_placeholder() -> str:
 def column_value(field: models.Field[Any, Any], value: Any) -> Any:
     """One field's value as the database takes it (JSON encoded by orjson; SQL NULL for None)."""
     if isinstance(field, models.JSONField):
+        if isinstance(value, EncodedJSON):
+            return value.text
         return None if value is None else fastjson.dumps_str(value)
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value(value)
@@ -762,9 +817,28 @@ def saved(instances: list[Any], created: bool, update_fields: list[str] | None =
         )
 
 
+class EncodedJSON:
+    """A JSON column's value already encoded (``run_step`` encodes each outcome once)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def event_row(event: Event) -> tuple[Any, ...]:
+    encoded = getattr(event, "outcome_json", None)
+    return tuple(
+        EncodedJSON(encoded.decode("utf-8"))
+        if name == "outcome" and encoded is not None
+        else getattr(event, name)
+        for name in EVENT_COLUMNS
+    )
+
+
 def store_events(events: list[Event]) -> None:
     """Append events to the log (one statement); they stay unsaved objects, read back by version."""
-    insert_rows(Event, EVENT_COLUMNS, [tuple(getattr(e, name) for name in EVENT_COLUMNS) for e in events])
+    insert_rows(Event, EVENT_COLUMNS, [event_row(event) for event in events])
     saved(events, created=True)
 
 
@@ -929,15 +1003,20 @@ def group_name(public_id: str) -> str:
 # process spent most of their time asleep while the lock was free. Queueing them on a lock of the
 # process hands the database over at once; writers of other processes still wait in SQLite.
 _sqlite_writers = threading.Lock()
+# PostgreSQL locks the scenario's row; the writers of one process to one scenario queue here first,
+# so that the one holding the lock can take the others' requests into its transaction (group commit).
+# Striped: a lock per scenario would have to be forgotten again; two scenarios sharing a stripe only
+# take turns within this process.
+WRITER_STRIPES = 64
+_scenario_writers = [threading.Lock() for _ in range(WRITER_STRIPES)]
 
 
-def _new_writer_lock_after_fork() -> None:
-    # A child forked while a parent thread held the lock would otherwise wait for it forever.
-    global _sqlite_writers
+def _new_writer_locks_after_fork() -> None:
+    # A child forked while a parent thread held a lock would otherwise wait for it forever.
+    global _sqlite_writers, _scenario_writers, write_queue
     _sqlite_writers = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_writer_lock_after_fork)
+    _scenario_writers = [threading.Lock() for _ in range(WRITER_STRIPES)]
+    write_queue = WriteQueue()
 
 
 def process_write_lock() -> contextlib.AbstractContextManager[Any]:
@@ -951,31 +1030,162 @@ def process_write_lock() -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+def group_leader_lock(public_id: str) -> contextlib.AbstractContextManager[Any]:
+    """Who may write ``public_id`` now in this process: SQLite's queue, or the scenario's stripe."""
+    if connection.vendor == "sqlite":
+        return _sqlite_writers
+    return _scenario_writers[zlib.crc32(public_id.encode("utf-8", "surrogatepass")) % WRITER_STRIPES]
+
+
+@dataclass(slots=True, eq=False)
+class PendingWrite:
+    """One request's write, queued until a leader applies it (its own thread, or another's group)."""
+
+    token: str | None
+    work: Callable[[Scenario, MemoryManager], list[Event]]
+    adding: int
+    applied: Applied | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def fail(self, error: BaseException) -> None:
+        self.error, self.applied, self.done = error, None, True
+
+    def result(self) -> Applied:
+        if self.error is not None:
+            raise self.error
+        if self.applied is None:  # cannot happen: a leader finishes every request it takes
+            raise RuntimeError("the write was never applied")
+        return self.applied
+
+
+class WriteQueue:
+    """The writes of this process waiting for their scenario's lock, by scenario, in arrival order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: dict[str, list[PendingWrite]] = {}
+
+    def add(self, public_id: str, request: PendingWrite) -> None:
+        with self.lock:
+            self.pending.setdefault(public_id, []).append(request)
+
+    def drain(self, public_id: str) -> list[PendingWrite]:
+        with self.lock:
+            return self.pending.pop(public_id, [])
+
+
+write_queue = WriteQueue()
+os.register_at_fork(after_in_child=_new_writer_locks_after_fork)
+
+# Set on the scenario row's instance once a request's step reached the engine (``run_step``).
+ENGINE_TOUCHED = "_engine_touched"
+# At most this many requests share one transaction: a group's latency is the sum of its members'.
+MAX_GROUP = 32
+
+
 def write(
     public_id: str, token: str | None, work: Callable[[Scenario, MemoryManager], list[Event]], adding: int
 ) -> Applied:
     """Run ``work`` on the locked scenario and its engine; commit; then cache the engine and broadcast.
 
-    The edit token is checked against the locked row, so a write costs no extra query for it. On SQLite
-    the warm engine is handed back before the next writer of this process starts, so it is never reloaded.
+    Group commit: a request queues; the first to hold the scenario's lock of this process (SQLite's
+    writer queue, or the scenario's stripe) applies every request queued for the scenario in ONE
+    transaction, each in a savepoint of its own with its own versions, outcomes and errors (a refused
+    request stores nothing and leaves the others as they were); the others find their answer ready.
+    Only after COMMIT is any request answered. Inside a caller's transaction there is no queue.
     """
-    with process_write_lock(), transaction.atomic():
+    request = PendingWrite(token, work, adding)
+    if connection.in_atomic_block:
+        run_group(public_id, [request])
+        return request.result()
+    write_queue.add(public_id, request)
+    while not request.done:
+        with group_leader_lock(public_id):
+            if request.done:
+                break
+            group = write_queue.drain(public_id)
+            # The rest stay queued for the next leader (one of them, once this group is answered).
+            for later in group[MAX_GROUP:]:
+                write_queue.add(public_id, later)
+            group = group[:MAX_GROUP]
+            try:
+                run_group(public_id, group)
+            except BaseException as exc:
+                for member in group:
+                    if not member.done:
+                        member.fail(exc)
+    return request.result()
+
+
+def run_group(public_id: str, group: list[PendingWrite]) -> None:
+    """Apply ``group`` to the scenario in one transaction (see ``write``); marks each request done.
+
+    A group of one is the plain write: any error rolls the transaction back and propagates.
+    """
+    isolated = len(group) > 1
+    with transaction.atomic():
         scenario = lock_scenario(public_id)
-        check_token_hash(scenario.edit_token_hash, token)
-        check_event_limit(scenario, adding)
         mm = load_engine(scenario)
         previous_version = scenario.version
-        events = work(scenario, mm)
+        applied: list[tuple[PendingWrite, list[Event]]] = []
+        for request in group:
+            if not isolated:
+                applied.append((request, apply_request(scenario, mm, request)))
+                continue
+            mm, events = apply_isolated(scenario, mm, request)
+            if events is not None:
+                applied.append((request, events))
+        if not applied:
+            return
         store_engine(scenario, mm, previous_version)
         # The configuration views are saved only when a restart loaded (and changed) them.
         changed = [field for field in CONFIG_VIEWS if field not in scenario.get_deferred_fields()]
         update_scenario(scenario, [*CACHED_FIELDS, *changed, "version"])
         version = scenario.version
-        event_views = [event_view(event) for event in events]
+        all_views: list[dict[str, Any]] = []
+        for request, events in applied:
+            views = [event_view(event) for event in events]
+            all_views.extend(views)
+            request.applied = Applied(
+                version=events[-1].version,
+                outcomes=[event.outcome for event in events],
+                events=views,
+                encoded=[event.outcome_json for event in events],  # type: ignore[attr-defined]
+            )
         # robust: the write is committed whatever happens here; a failure is logged, not raised.
         transaction.on_commit(lambda: engines.put(public_id, version, mm), robust=True)
-        transaction.on_commit(lambda: broadcast(public_id, event_views), robust=True)
-    return Applied(version=version, outcomes=[event.outcome for event in events], events=event_views)
+        transaction.on_commit(lambda: broadcast(public_id, all_views), robust=True)
+    # Committed: now, and only now, are the requests answered.
+    for request, _ in applied:
+        request.done = True
+
+
+def apply_request(scenario: Scenario, mm: MemoryManager, request: PendingWrite) -> list[Event]:
+    """One request's checks and steps on the locked scenario (raises as the request's answer)."""
+    check_token_hash(scenario.edit_token_hash, request.token)
+    check_event_limit(scenario, request.adding)
+    return request.work(scenario, mm)
+
+
+def apply_isolated(
+    scenario: Scenario, mm: MemoryManager, request: PendingWrite
+) -> tuple[MemoryManager, list[Event] | None]:
+    """``apply_request`` in a savepoint, for a request of a group: if it raises, the request fails with
+    its error and the rows, the scenario row's fields and the engine are as before it (an engine rebuilt
+    from this transaction's log if its steps reached it), so the group's other requests go on unharmed.
+    Returns the engine to go on with and the request's events (None when it failed)."""
+    scenario.__dict__.pop(ENGINE_TOUCHED, None)
+    fields = dict(scenario.__dict__)
+    try:
+        with transaction.atomic():
+            return mm, apply_request(scenario, mm, request)
+    except Exception as exc:
+        touched = scenario.__dict__.get(ENGINE_TOUCHED, False)
+        scenario.__dict__.clear()
+        scenario.__dict__.update(fields)
+        request.fail(exc)
+        return (engine_at(scenario, scenario.version) if touched else mm), None
 
 
 def admit_pods(public_id: str, token: str | None, pods: list[Any], paths: list[str] | None = None) -> Applied:
@@ -996,11 +1206,14 @@ def admit_pods(public_id: str, token: str | None, pods: list[Any], paths: list[s
     def work(scenario: Scenario, mm: MemoryManager) -> list[Event]:
         # One query for every name and uid of the request; the batch's own pods join the set as they
         # are admitted, so a duplicate within the request is refused as one already stored would be.
+        # Every identity is checked before the first step, so a refused request never reaches the engine.
         names, uids = names_in_use(scenario, prepared)
-        events = []
         for pod, path in zip(prepared, paths, strict=True):
             check_identity_is_new(names, uids, pod, path)
-            events.append(run_step(scenario, mm, {"op": "admit", "pod": pod}, path))
+        events = [
+            run_step(scenario, mm, {"op": "admit", "pod": pod}, path)
+            for pod, path in zip(prepared, paths, strict=True)
+        ]
         store_events(events)
         store_pods([admitted_pod(scenario, event) for event in events])
         return events
