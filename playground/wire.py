@@ -81,12 +81,56 @@ def backlog(protocol: Any) -> int:
     return int(pending) + max(len(buffer) - int(getattr(transport, "offset", 0)), 0)
 
 
+@functools.cache
+def tcp_connection() -> type:
+    """Twisted's TCP connection class, imported on first use (only a Daphne process has a reactor)."""
+    from twisted.internet.tcp import Connection
+
+    return Connection
+
+
+def idle_tcp(transport: Any) -> bool:
+    """A plain TCP transport (not TLS) with nothing waiting in its buffers: bytes written now go next."""
+    return (
+        isinstance(transport, tcp_connection())
+        and bool(transport.connected)
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport._tempDataBuffer
+        and transport.offset >= len(transport.dataBuffer)
+    )
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """Hand ``data`` to the kernel at once, buffering in Twisted only what it does not take.
+
+    ``transport.write`` always buffers and registers the socket for writing (an ``epoll_ctl`` to add it
+    and one to remove it once written, plus a reactor round): most of a socket's cost once the frame is
+    prepared. An idle socket takes a small frame whole in one ``send``.
+    """
+    sent = transport.writeSomeData(data)
+    if not isinstance(sent, int):
+        transport.write(data)  # the connection is lost: let Twisted find out and close it as usual
+    elif sent < len(data):
+        transport.write(data[sent:])
+
+
 def write_prepared(send: Send, protocol: Any, frame: Frame) -> bool:
     """Write ``frame`` straight to Daphne's protocol; False when the ordinary path must be taken
     (no Daphne protocol, or one that is not open: ``send`` then drops or reports it as channels does)."""
     if protocol is None or not is_open(send, protocol):
         return False
-    protocol.sendPreparedMessage(frame.prepared(protocol))
+    prepared = frame.prepared(protocol)
+    transport = protocol.transport
+    # With permessage-deflate, or autobahn's own send queue in use, autobahn must frame and order it.
+    if (
+        getattr(protocol, "_perMessageCompress", None) is None
+        and not protocol.send_queue
+        and idle_tcp(transport)
+    ):
+        write_now(transport, prepared.payloadHybi)
+    else:
+        protocol.sendPreparedMessage(prepared)
     return True
 
 
