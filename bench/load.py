@@ -54,9 +54,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+# bench/ is on sys.path when run as a script: the lean clients, and api_bench for the same Guaranteed
+# 64Mi pod the API benchmark submits.
+import lean_ws
 import orjson
-
-# The same Guaranteed 64Mi pod the API benchmark submits (bench/ is on sys.path when run as a script).
 from api_bench import pod
 from lean_http import LeanHTTPConnection, LeanHTTPError
 from websockets.asyncio.client import ClientConnection, connect
@@ -227,13 +228,13 @@ class Run:
 class Viewer:
     """One websocket viewer: when each pod's event arrived, and the snapshots that came after the first.
 
-    It follows the versions as the page does: an event past the next version is a gap, answered by
-    asking for a resync (once until a snapshot comes); an event at or below the version held is a
-    duplicate and ignored."""
+    It follows the versions as the page does: the first message is the snapshot it starts from; an
+    event past the next version is a gap, answered by asking for a resync (once until a snapshot
+    comes); an event at or below the version held is a duplicate and ignored."""
 
-    def __init__(self, connection: ClientConnection | None, version: int = 0) -> None:
-        self.connection = connection
-        self.version = version
+    def __init__(self) -> None:
+        self.ready = False  # the first snapshot has arrived
+        self.version = 0
         self.arrivals: dict[str, float] = {}
         self.snapshots: list[tuple[int, float]] = []  # (version, arrival) of every later snapshot
         self.resync_pending = False
@@ -246,7 +247,9 @@ class Viewer:
         resync_from: int | None = None
         for kind, version, name in parse_frame(data):
             if kind == "snapshot":
-                self.snapshots.append((version, now))
+                if self.ready:
+                    self.snapshots.append((version, now))
+                self.ready = True
                 self.version = max(self.version, version)
                 self.resync_pending = False
                 continue
@@ -255,6 +258,7 @@ class Viewer:
             if version > self.version + 1 and not self.resync_pending:
                 resync_from = self.version
                 self.resync_pending = True
+                self.resyncs += 1
             self.version = version
             if name is not None:
                 self.arrivals.setdefault(name, now)
@@ -270,29 +274,81 @@ class Viewer:
     def settled(self, last_version: int) -> bool:
         return self.version >= last_version and not self.resync_pending
 
-    async def listen(self, stop: asyncio.Event) -> None:
-        assert self.connection is not None
+
+def resync_message(version: int) -> str:
+    return json.dumps({"type": "resync", "version": version})
+
+
+class WebsocketsViewer(Viewer):
+    """A viewer on the ``websockets`` client: a task per socket awaits each frame (``--ws-client
+    websockets``, for comparison with the lean one)."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        super().__init__()
+        self.connection = connection
+        self.task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, url: str, origin: str) -> WebsocketsViewer:
+        connection = await connect(
+            url, origin=origin, open_timeout=30, max_size=None, ping_interval=None, compression=None
+        )
+        viewer = cls(connection)
+        viewer.record(await connection.recv(decode=False), time.perf_counter())
+        viewer.task = asyncio.create_task(viewer.listen())
+        return viewer
+
+    async def listen(self) -> None:
         try:
-            while not stop.is_set():
+            while True:
                 # Bytes, not str: no UTF-8 decode of frames the regular expression reads as bytes.
                 data = await self.connection.recv(decode=False)
                 resync_from = self.record(data, time.perf_counter())
                 if resync_from is not None:
-                    self.resyncs += 1
-                    await self.connection.send(json.dumps({"type": "resync", "version": resync_from}))
+                    await self.connection.send(resync_message(resync_from))
         except Exception:
             return  # closed at the end of the run, or by the server
 
+    async def close(self) -> None:
+        await self.connection.close()
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
 
-async def open_viewer(base: str, public_id: str) -> Viewer:
+
+class LeanViewer(Viewer):
+    """A viewer on ``lean_ws``: frames are taken in as the bytes are read, no task per socket."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.socket: lean_ws.LeanWebSocket | None = None
+        self.first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def open(cls, url: str, origin: str) -> LeanViewer:
+        viewer = cls()
+        viewer.socket = await lean_ws.connect(url, origin, viewer.on_message, timeout=30)
+        async with asyncio.timeout(30):
+            await viewer.first
+        return viewer
+
+    def on_message(self, payload: bytes, now: float) -> None:
+        resync_from = self.record(payload, now)
+        if resync_from is not None and self.socket is not None:
+            self.socket.send_text(resync_message(resync_from))
+        if not self.first.done():
+            self.first.set_result(None)
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+
+
+async def open_viewer(base: str, public_id: str, client: str = "lean") -> WebsocketsViewer | LeanViewer:
     ws_url = "ws" + base.removeprefix("http") + f"/ws/scenarios/{public_id}/"
-    connection = await connect(
-        ws_url, origin=base, open_timeout=30, max_size=None, ping_interval=None, compression=None
-    )
-    first = parse_frame(await connection.recv(decode=False))
-    if not first or first[0][0] != "snapshot":
-        raise RuntimeError(f"expected a snapshot first, got {first[:1]!r}")
-    return Viewer(connection, first[0][1])
+    viewer = await (LeanViewer if client == "lean" else WebsocketsViewer).open(ws_url, base)
+    if not viewer.ready:
+        raise RuntimeError("load.py: the first websocket message was not a snapshot")
+    return viewer
 
 
 # --- writers ------------------------------------------------------------------------------------
@@ -424,12 +480,14 @@ async def one_run(
     rate: float = 0.0,
     batch: int = 1,
     light: bool = False,
+    ws_client: str = "lean",
 ) -> Run:
     """One run; ``rate`` > 0 paces the writers to that many admissions per second in total."""
     run = Run(batch=batch)
     public_id, token = await create_scenario(urls[0])
-    watching = await asyncio.gather(*(open_viewer(urls[i % len(urls)], public_id) for i in range(viewers)))
-    stop = asyncio.Event()
+    watching = await asyncio.gather(
+        *(open_viewer(urls[i % len(urls)], public_id, ws_client) for i in range(viewers))
+    )
 
     names = [f"{tag}-{index}" for index in range(admissions)]
     shares = [batches_of(names[index::writers], batch) for index in range(writers)]
@@ -442,7 +500,6 @@ async def one_run(
     interval = writers * batch / rate if rate else 0.0
     acked = Acknowledged()
 
-    listeners = [asyncio.create_task(viewer.listen(stop)) for viewer in watching]
     cpu_before = time.process_time()
     started = time.perf_counter()
     try:
@@ -465,11 +522,7 @@ async def one_run(
     while time.perf_counter() < settle_until and not all(viewer.settled(last_version) for viewer in watching):
         await asyncio.sleep(0.02)
     run.client_cpu = time.process_time() - cpu_before
-    stop.set()
-    for viewer in watching:
-        assert viewer.connection is not None
-        await viewer.connection.close()
-    await asyncio.gather(*listeners, return_exceptions=True)
+    await asyncio.gather(*(viewer.close() for viewer in watching))
     tally(run, watching, acked)
     return run
 
@@ -483,6 +536,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1, help=f"pods per request (1..{MAX_BATCH}; default 1)")
     parser.add_argument(
         "--light", action="store_true", help="?light=true: answers without the checkpoint (default: full)"
+    )
+    parser.add_argument(
+        "--ws-client",
+        choices=("lean", "websockets"),
+        default="lean",
+        help="the viewers' websocket client: lean_ws (default) or the websockets library",
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds allowed per run")
@@ -520,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.rate,
                 args.batch,
                 args.light,
+                args.ws_client,
             )
         )
         runs.append(run.summary())
@@ -539,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         "admissions_per_run": args.admissions,
         "pods_per_request": args.batch,
         "light": args.light,
+        "ws_client": args.ws_client,
         "paced_rate": args.rate or None,
         "median_admissions_per_s": median("admissions_per_s"),
         "median_latency_p50_ms": median("latency_p50_ms"),
