@@ -2,9 +2,9 @@
 
 An admission's outcome carries the whole checkpoint (one entry per running pod, as the vectors'
 format does), so it is encoded for the event log and the response and grows with the pods. orjson
-encodes it about ten times faster than ``json``; ``encode_outcome`` goes further and keeps each pod's
-checkpoint entry encoded between steps (the engine shares an unchanged pod's entry between outcomes),
-so an admission encodes only what changed and splices the rest. orjson refuses what the standard
+encodes it about ten times faster than ``json``; ``encode_outcome`` goes further and keeps a scenario's
+last encoded checkpoint entries, so an admission that only adds a pod encodes that pod's entry and
+splices the rest. orjson refuses what the standard
 library accepts (integers beyond 64 bits from a hostile document, non-string keys), so those rare
 values fall back to ``json`` and nothing a client can send turns into a 500.
 """
@@ -12,21 +12,25 @@ values fall back to ``json`` and nothing a client can send turns into a 500.
 from __future__ import annotations
 
 import json
+import operator
 import secrets
 import threading
+from collections import OrderedDict
+from itertools import islice
 from typing import Any
 
 import orjson
 from django.http import HttpResponse
 
-# Encoded checkpoint entries by the identity of the engine's rendering of one pod (a dict shared,
-# read-only, between the outcomes of the steps that leave the pod's blocks as they are). The value
-# keeps the rendering alive, so its id cannot be reused while the entry is here.
-_ENTRY_CACHE_SIZE = 1 << 16
-_entries: dict[int, tuple[Any, bytes]] = {}
-_entries_lock = threading.Lock()
-# Stands for the checkpoint while the rest of the outcome is encoded; random, so no text can equal it.
-_MARKER = f"checkpoint-{secrets.token_hex(16)}"
+# The last checkpoint entries encoded per stream (a scenario's successive outcomes): the engine renders
+# each step's entries as a patched copy of the previous ones, sharing an unchanged pod's rendering, so
+# an admission's entries are usually the previous ones plus the new pod at the end.
+_STREAMS = 256
+_Encoded = tuple[list[str], list[Any], bytes]  # keys, their renderings (kept alive), body without "}"
+_last_entries: OrderedDict[str, _Encoded] = OrderedDict()
+_last_entries_lock = threading.Lock()
+# Stands for a spliced value while the rest is encoded; random, so no text can equal it.
+_MARKER = f"spliced-{secrets.token_hex(16)}"
 _MARKER_JSON = orjson.dumps(_MARKER)
 
 
@@ -45,49 +49,61 @@ def dumps_str(value: Any) -> str:
     return dumps(value).decode("utf-8")
 
 
-def _entry(uid: str, containers: Any) -> bytes:
-    """``"<uid>":{...}`` of one checkpoint entry, from the cache while the engine shares its rendering."""
-    key = id(containers)
-    cached = _entries.get(key)
-    if cached is not None and cached[0] is containers:
-        return orjson.dumps(uid) + b":" + cached[1]
-    encoded = orjson.dumps(containers)
-    with _entries_lock:
-        if len(_entries) >= _ENTRY_CACHE_SIZE:
-            _entries.clear()  # the renderings of pods long gone; the live ones come back on next use
-        _entries[key] = (containers, encoded)
-    return orjson.dumps(uid) + b":" + encoded
+def _entries_body(stream: str, entries: dict[str, Any]) -> bytes:
+    """``orjson.dumps(entries)`` without its closing brace, from the stream's last entries if they are a
+    prefix of these (the very same uid and rendering objects, in the same order)."""
+    with _last_entries_lock:
+        last = _last_entries.pop(stream, None)
+        if last is not None:
+            keys, values, body = last
+            count = len(keys)
+            if (
+                len(entries) >= count
+                and all(map(operator.is_, entries, keys))
+                and all(map(operator.is_, entries.values(), values))
+            ):
+                if len(entries) > count:
+                    added = dict(islice(entries.items(), count, None))
+                    tail = orjson.dumps(added)[1:-1]
+                    body = body + b"," + tail if count else body + tail
+                    keys.extend(added)
+                    values.extend(added.values())
+            else:
+                last = None
+        if last is None:
+            keys, values, body = list(entries), list(entries.values()), orjson.dumps(entries)[:-1]
+        _last_entries[stream] = (keys, values, body)
+        while len(_last_entries) > _STREAMS:
+            _last_entries.popitem(last=False)
+    return body
 
 
-def _checkpoint(checkpoint: dict[str, Any]) -> bytes:
-    """The checkpoint document as ``orjson.dumps`` writes it, its entries spliced from the cache."""
-    entries = checkpoint["entries"]
-    head = orjson.dumps({key: _MARKER if key == "entries" else value for key, value in checkpoint.items()})
-    body = b"{" + b",".join([_entry(uid, containers) for uid, containers in entries.items()]) + b"}"
-    return head.replace(_MARKER_JSON, body, 1)
+def _spliced(value: dict[str, Any], key: str, encoded: bytes) -> bytes:
+    """``orjson.dumps(value)`` with ``value[key]`` written as the JSON text ``encoded``."""
+    head = orjson.dumps({name: _MARKER if name == key else item for name, item in value.items()})
+    before, marker, after = head.partition(_MARKER_JSON)
+    if not marker or _MARKER_JSON in after:
+        raise TypeError("the marker is not where the value was")  # -> encoded whole
+    return b"".join((before, encoded, after))
 
 
-def encode_outcome(outcome: dict[str, Any]) -> bytes:
-    """``dumps(outcome)``, byte for byte, without re-encoding the pods whose entries did not change.
+def encode_outcome(outcome: dict[str, Any], stream: str | None = None) -> bytes:
+    """``dumps(outcome)``, byte for byte; with ``stream`` (one per scenario, its outcomes in version
+    order) the checkpoint's entries of pods encoded for the previous outcome are not encoded again.
 
     Only the shape the engine renders is spliced (a ``checkpoint`` object whose ``entries`` maps pod
     uids to objects); anything else, or anything orjson refuses, is encoded whole by ``dumps``.
     """
     checkpoint = outcome.get("checkpoint")
-    if (
-        not isinstance(checkpoint, dict)
-        or not isinstance(checkpoint.get("entries"), dict)
-        or not all(type(uid) is str for uid in checkpoint["entries"])
-    ):
+    # (A uid that is not a string makes orjson raise TypeError: encoded whole below.)
+    if stream is None or not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("entries"), dict):
         return dumps(outcome)
     try:
-        head = orjson.dumps(
-            {key: _MARKER if key == "checkpoint" else value for key, value in outcome.items()}
-        )
-        if head.count(_MARKER_JSON) != 1:
-            return dumps(outcome)
-        return head.replace(_MARKER_JSON, _checkpoint(checkpoint), 1)
+        entries = _entries_body(stream, checkpoint["entries"]) + b"}"
+        return _spliced(outcome, "checkpoint", _spliced(checkpoint, "entries", entries))
     except TypeError:
+        with _last_entries_lock:
+            _last_entries.pop(stream, None)
         return dumps(outcome)
 
 

@@ -735,7 +735,7 @@ def run_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: 
         created_at=timezone.now(),
     )
     # Encoded once, for the event log and the answer (an admission's checkpoint grows with the pods).
-    event.outcome_json = fastjson.encode_outcome(outcome.result)  # type: ignore[attr-defined]
+    event.outcome_json = fastjson.encode_outcome(outcome.result, scenario.public_id)  # type: ignore[attr-defined]
     if step["op"] == "restart":
         apply_config_changes(scenario, step.get("changes"))
     if (reason := stop_reason(step["op"], outcome.result)) is not None:

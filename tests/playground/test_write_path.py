@@ -179,3 +179,59 @@ def test_a_forked_child_runs_requests_on_a_pool_of_its_own() -> None:
         os._exit(0)
     os.waitpid(child, 0)
     assert os.read(read, 1) == b"1"
+
+
+# --- the outcome encoder: a scenario's stream of outcomes, spliced, is what orjson writes -------------
+
+STREAMS = [
+    # (memory per node, steps: ("admit", name, memory, containers) | ("remove", name))
+    ("64Gi", [("admit", f"p{i}", "1Gi", 1 + i % 2) for i in range(20)]),
+    ("8Gi", [("admit", "a", "2Gi", 1), ("admit", "b", "2Gi", 2), ("remove", "a"),
+             ("admit", "c", "1Gi", 1), ("admit", "big", "30Gi", 1), ("admit", "d", "1Gi", 1),
+             ("remove", "d"), ("admit", "a", "1Gi", 1)]),
+    ("4Gi", [("admit", f"x{i}", "1Gi", 1) for i in range(8)] + [("remove", "x1"), ("admit", "y", "1Gi", 1)]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("memory", "steps"), STREAMS)
+def test_encoded_outcomes_are_byte_for_byte_what_orjson_writes(
+    memory: str, steps: list[tuple[Any, ...]]
+) -> None:
+    import orjson
+
+    from allocator import MemoryManager, parse_scenario
+
+    scenario = parse_scenario(
+        {
+            "name": "stream",
+            "machine": {"numa_nodes": [{"id": 0, "memory": memory}, {"id": 1, "memory": memory}]},
+            "kubelet": {
+                "topology_manager_policy": "single-numa-node",
+                "reserved_memory": [{"numa_node": 0, "limits": {"memory": "1Gi"}}],
+            },
+        }
+    )
+    mm = MemoryManager.from_scenario(scenario)
+    stream = f"test-{memory}-{len(steps)}"
+    spliced = 0
+    for step in steps:
+        if step[0] == "admit":
+            _, name, size, containers = step
+            outcome = mm.apply(
+                {"op": "admit", "pod": guaranteed_pod(name, size, uid=f"uid-{name}", containers=containers)}
+            )
+        else:
+            outcome = mm.apply({"op": "remove", "pod_uid": f"uid-{step[1]}"})
+        expected = orjson.dumps(outcome.result)
+        assert fastjson.encode_outcome(outcome.result, stream) == expected, step
+        assert fastjson.encode_outcome(outcome.result) == expected, step
+        spliced += "entries" in outcome.result["checkpoint"] and stream in fastjson._last_entries
+    assert spliced  # the cached path was taken
+
+
+def test_an_outcome_orjson_refuses_is_encoded_whole() -> None:
+    outcome = {
+        "admitted": True,
+        "checkpoint": {"policyName": "Static", "entries": {"u": {"c": [{"size": 2**70}]}}},
+    }
+    assert json.loads(fastjson.encode_outcome(outcome, "refused")) == outcome
