@@ -1,7 +1,8 @@
 """Admissions per second through the REST API: a real Daphne process on SQLite, HTTP clients in threads.
 
 Each run starts from a fresh scenario (two NUMA nodes, single-numa-node policy) and POSTs ``--pods``
-Guaranteed pods, one pod per request, from ``--clients`` concurrent keep-alive connections. The
+Guaranteed pods, ``--batch`` per request (one by default), from ``--clients`` concurrent keep-alive
+connections (the lean asyncio client of ``lean_http.py``, so the client takes little of the shared CPU). The
 figure is acknowledged admissions (201) per wall-clock second; the median of ``--runs`` runs is
 reported, with every run's figure and the p50/p99 request latency. Because the machine may be shared,
 it also reports admissions per CPU-second of the server process (what one dedicated core would do)
@@ -16,6 +17,7 @@ embedded default, as ``scripts/run.sh`` starts it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -24,12 +26,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-import httpx
+import orjson
+
+# bench/ is on sys.path when run as a script (and load.py imports this module the same way).
+from lean_http import LeanHTTPConnection, LeanHTTPError
 
 REPO = Path(__file__).resolve().parents[1]
 DAPHNE = Path(sys.executable).with_name("daphne")
@@ -80,9 +86,10 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
+            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return process, url
+        except (OSError, urllib.error.URLError):
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("daphne did not start")
@@ -94,49 +101,58 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def submit_all(
+    url: str, public_id: str, token: str, pods: int, clients: int, run: int, batch: int, light: bool
+) -> tuple[list[float], list[int]]:
+    """``clients`` keep-alive connections taking the next ``batch`` pods until all are sent: each
+    request's latency, and one status per pod (0: no answer)."""
+    latencies: list[float] = []
+    statuses: list[int] = []
+    next_index = iter(range(0, pods, batch))
+    path = f"/api/v1/scenarios/{public_id}/pods" + ("?light=true" if light else "")
+
+    async def client_loop() -> None:
+        async with LeanHTTPConnection(url, {"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            for index in next_index:  # one shared iterator: each batch goes to exactly one client
+                names = [f"r{run}-p{i}" for i in range(index, min(index + batch, pods))]
+                body = orjson.dumps(pod(names[0]) if batch == 1 else [pod(name) for name in names])
+                started = time.perf_counter()
+                try:
+                    response = await client.request("POST", path, body, "application/json")
+                    status = response.status
+                except LeanHTTPError:
+                    status = 0
+                latencies.append(time.perf_counter() - started)
+                statuses.extend([status] * len(names))
+
+    await asyncio.gather(*(client_loop() for _ in range(clients)))
+    return latencies, statuses
+
+
+async def create_scenario(url: str) -> tuple[str, str]:
+    async with LeanHTTPConnection(url, timeout=30) as setup:
+        created = (await setup.post_json("/api/v1/scenarios", SCENARIO)).json()
+    return created["id"], created["edit_token"]
+
+
 def one_run(
     url: str, pods: int, clients: int, run: int, pid: int, batch: int = 1, light: bool = False
 ) -> dict[str, Any]:
-    created = httpx.post(f"{url}/api/v1/scenarios", json=SCENARIO, timeout=30).json()
-    public_id, token = created["id"], created["edit_token"]
-    latencies: list[float] = []
-    statuses: list[int] = []
-    lock = threading.Lock()
-    next_index = iter(range(0, pods, batch))
-
-    def client_loop() -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-            while True:
-                with lock:
-                    index = next(next_index, None)
-                if index is None:
-                    return
-                started = time.perf_counter()
-                names = [f"r{run}-p{i}" for i in range(index, min(index + batch, pods))]
-                body = pod(names[0]) if batch == 1 else [pod(name) for name in names]
-                query = "?light=true" if light else ""
-                response = client.post(f"/api/v1/scenarios/{public_id}/pods{query}", json=body)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    statuses.extend([response.status_code] * len(names))
-
-    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    public_id, token = asyncio.run(create_scenario(url))
     cpu_before = cpu_seconds(pid)
+    client_cpu_before = time.process_time()
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    latencies, statuses = asyncio.run(submit_all(url, public_id, token, pods, clients, run, batch, light))
     wall = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu_before
+    client_cpu = time.process_time() - client_cpu_before
     if statuses.count(201) != pods:
         raise RuntimeError(f"run {run}: {pods - statuses.count(201)} submissions were not acknowledged")
     latencies.sort()
     return {
         "admissions_per_s": pods / wall,
         "admissions_per_cpu_s": pods / cpu if cpu > 0 else float("inf"),
+        "client_cpu_ms_per_request": 1000 * client_cpu / len(latencies),
         "wall_s": wall,
         "p50_ms": 1000 * latencies[len(latencies) // 2],
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -171,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         "median_admissions_per_s": statistics.median(rates),
         "runs": [round(rate, 1) for rate in rates],
         "median_admissions_per_server_cpu_s": statistics.median(run["admissions_per_cpu_s"] for run in runs),
+        "median_client_cpu_ms_per_request": statistics.median(
+            run["client_cpu_ms_per_request"] for run in runs
+        ),
         "load_average_1m": os.getloadavg()[0],
         "median_p50_ms": statistics.median(run["p50_ms"] for run in runs),
         "median_p99_ms": statistics.median(run["p99_ms"] for run in runs),
@@ -191,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             f"request p50 {result['median_p50_ms']:.1f} ms, "
             f"p99 {result['median_p99_ms']:.1f} ms; "
             f"{result['median_admissions_per_server_cpu_s']:.0f} admissions per server CPU-second; "
+            f"client {result['median_client_cpu_ms_per_request']:.2f} ms CPU per request; "
             f"load average {result['load_average_1m']:.1f} on {result['cpus']} CPUs"
         )
     return 0
