@@ -17,7 +17,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from playground import hub, metrics, services
+from playground import hub, metrics, services, wire
 
 CLOSE_NOT_FOUND = 4404
 
@@ -113,16 +113,17 @@ views = ViewCache()
 
 
 class EncodedTexts:
-    """The last few snapshots as sent, so a hundred viewers cost one JSON encoding, not a hundred."""
+    """The last few snapshots as sent, so a hundred viewers cost one JSON encoding and one websocket
+    framing, not a hundred."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.texts: OrderedDict[tuple[str, int, str], str] = OrderedDict()
+        self.texts: OrderedDict[tuple[str, int, str], wire.Frame] = OrderedDict()
 
-    def get(self, key: tuple[str, int, str]) -> str | None:
+    def get(self, key: tuple[str, int, str]) -> wire.Frame | None:
         return self.texts.get(key)
 
-    def put(self, key: tuple[str, int, str], text: str) -> None:
+    def put(self, key: tuple[str, int, str], text: wire.Frame) -> None:
         self.texts[key] = text
         while len(self.texts) > self.size:
             self.texts.popitem(last=False)
@@ -203,10 +204,10 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             if self.scenario_hub is None or self.socket is None:
                 return True  # disconnected meanwhile
             key = (self.public_id, view["version"], self.base_url)
-            text = encoded_texts.get(key)
-            if text is None:
-                text = hub.snapshot_text(view, self.base_url)
-                encoded_texts.put(key, text)
-            if await self.scenario_hub.deliver_snapshot(self.socket, view["version"], text):
+            frame = encoded_texts.get(key)
+            if frame is None:
+                frame = wire.Frame(hub.snapshot_text(view, self.base_url))
+                encoded_texts.put(key, frame)
+            if await self.scenario_hub.deliver_snapshot(self.socket, view["version"], frame):
                 return True
         return True

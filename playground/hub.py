@@ -352,7 +352,7 @@ class Hub:
             socket.version = version
             await socket.write(frame)
 
-    async def deliver_snapshot(self, socket: Socket, version: int, text: str) -> bool:
+    async def deliver_snapshot(self, socket: Socket, version: int, snapshot: wire.Frame) -> bool:
         """Send a socket its snapshot of ``version`` and what the hub sent after it.
 
         False when the hub's history no longer holds every text between the snapshot and what it sent:
@@ -368,7 +368,7 @@ class Hub:
                 return False
             missed.append(text_after)
         socket.version = version + len(missed)  # before any await: the sender skips what this sends
-        await socket.write(wire.Frame(text))
+        await socket.write(snapshot)
         if missed:
             await socket.write(wire.Frame(missed[0] if len(missed) == 1 else wire.batch_text(missed)))
         return True
