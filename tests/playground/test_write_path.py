@@ -235,3 +235,134 @@ def test_an_outcome_orjson_refuses_is_encoded_whole() -> None:
         "checkpoint": {"policyName": "Static", "entries": {"u": {"c": [{"size": 2**70}]}}},
     }
     assert json.loads(fastjson.encode_outcome(outcome, "refused")) == outcome
+
+
+# --- group commit: one transaction for the queued requests, each with its own answer ----------------
+
+
+def pending_admit(public_id: str, token: str | None, *pods: dict[str, Any]) -> services.PendingWrite:
+    """What ``services.admit_pods`` queues for these pods (its work, as a leader would run it)."""
+    captured: list[services.PendingWrite] = []
+
+    def capture(public_id: str, token: str | None, work: Any, adding: int) -> services.Applied:
+        captured.append(services.PendingWrite(token, work, adding))
+        raise LookupError("captured")
+
+    original = services.write
+    services.write = capture  # type: ignore[assignment]
+    try:
+        with pytest.raises(LookupError):
+            services.admit_pods(public_id, token, list(pods))
+    finally:
+        services.write = original  # type: ignore[assignment]
+    return captured[0]
+
+
+GROUPS = [
+    # (requests: (token ok?, pod names), per request: admitted names or the error's status)
+    ([(True, ["a"]), (True, ["b"]), (True, ["c", "d"])], [["a"], ["b"], ["c", "d"]]),
+    ([(True, ["a"]), (False, ["b"]), (True, ["c"])], [["a"], 403, ["c"]]),
+    ([(True, ["a"]), (True, ["a"]), (True, ["b", "a"]), (True, ["c"])], [["a"], 409, 409, ["c"]]),
+    ([(True, ["a", "b"]), (True, ["c", "c"]), (True, ["big"]), (True, ["d"])],
+     [["a", "b"], 409, ["big"], ["d"]]),
+]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("requests", "expected"), GROUPS)
+def test_a_group_commits_each_request_alone_and_refused_ones_store_nothing(
+    two_nodes: dict[str, Any], requests: list[tuple[bool, list[str]]], expected: list[Any]
+) -> None:
+    created = services.create_scenario(two_nodes)
+    public_id, token = created.scenario.public_id, created.edit_token
+    sizes = {"big": "3Gi"}
+    group = [
+        pending_admit(
+            public_id, token if ok else "wrong", *(guaranteed_pod(n, sizes.get(n, "256Mi")) for n in names)
+        )
+        for ok, names in requests
+    ]
+    services.run_group(public_id, group)
+    version = 0
+    for request, want in zip(group, expected, strict=True):
+        assert request.done
+        if isinstance(want, int):
+            assert isinstance(request.error, services.ServiceError) and request.error.status == want
+            continue
+        applied = request.result()
+        version += len(want)
+        assert applied.version == version
+        assert [event["pod_name"] for event in applied.events] == want
+        assert [json.loads(encoded) for encoded in applied.encoded] == applied.outcomes
+    stored = list(Event.objects.filter(scenario__public_id=public_id, version__gte=1).order_by("version"))
+    assert [event.version for event in stored] == list(range(1, version + 1))
+    admitted = [name for want in expected if not isinstance(want, int) for name in want]
+    assert [event.pod_name for event in stored] == admitted
+    assert sorted(Pod.objects.filter(scenario__public_id=public_id).values_list("name", flat=True)) == sorted(
+        admitted
+    )
+    # The group's engine is what replaying the stored log gives: no refused step reached it.
+    cold = services.engine_at(Scenario.objects.get(public_id=public_id), version)
+    assert services.engines.take(public_id, version).state() == cold.state()  # type: ignore[union-attr]
+    assert Scenario.objects.get(public_id=public_id).version == version
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_steps_reached_the_engine_and_failed_leaves_the_group_a_fresh_engine(
+    two_nodes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = services.create_scenario(two_nodes)
+    public_id, token = created.scenario.public_id, created.edit_token
+    group = [pending_admit(public_id, token, guaranteed_pod(name, "1Gi")) for name in ("a", "b", "c")]
+    real_store_pods = services.store_pods
+
+    def failing_store_pods(pods: list[Pod]) -> None:
+        if pods[0].name == "b":  # after "b" was applied to the engine
+            raise services.Invalid("refused late")
+        real_store_pods(pods)
+
+    monkeypatch.setattr(services, "store_pods", failing_store_pods)
+    services.run_group(public_id, group)
+    assert [request.error is None for request in group] == [True, False, True]
+    assert group[2].result().version == 2
+    [outcome] = group[2].result().outcomes
+    reserved = sum(node["memory"]["reserved"] for node in outcome["state_after"].values())
+    assert reserved == 2 * 1024**3  # a and c: b's step was undone with its savepoint
+    assert list(Pod.objects.filter(scenario__public_id=public_id).values_list("name", flat=True)) == [
+        "a",
+        "c",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_engine_behind_the_stored_versions_catches_up_without_a_rebuild(
+    two_nodes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = services.create_scenario(two_nodes)
+    public_id, token = created.scenario.public_id, created.edit_token
+    for name in ("a", "b"):
+        services.admit_pods(public_id, token, [guaranteed_pod(name, "512Mi")])
+    behind = services.engines.take_latest(public_id)
+    assert behind is not None and behind[0] == 2
+    services.engines.clear()  # "another process" writes versions 3 and 4
+    services.admit_pods(public_id, token, [guaranteed_pod("c", "1Gi")])
+    services.remove_pod(public_id, token, "a")
+    services.engines.clear()
+    services.engines.put(public_id, *behind)  # this process last saw version 2
+    rebuilt: list[int] = []
+    real_engine_at = services.engine_at
+    monkeypatch.setattr(services, "engine_at", lambda s, v: rebuilt.append(v) or real_engine_at(s, v))
+    [outcome] = services.admit_pods(public_id, token, [guaranteed_pod("d", "1Gi")]).outcomes
+    assert rebuilt == []
+    cold = real_engine_at(Scenario.objects.get(public_id=public_id), 4)
+    expected = cold.apply(
+        {"op": "admit", "pod": Event.objects.get(scenario__public_id=public_id, version=5).step["pod"]}
+    )
+    assert outcome == expected.result
+    # A log that does not match the engine (here: an edited step) sends it back to the snapshot.
+    services.engines.put(public_id, 2, real_engine_at(Scenario.objects.get(public_id=public_id), 2))
+    Event.objects.filter(scenario__public_id=public_id, version=3).update(
+        step={"op": "remove", "pod_uid": "nope"}
+    )
+    services.admit_pods(public_id, token, [guaranteed_pod("e", "256Mi")])
+    assert rebuilt == [5]
