@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -63,3 +64,51 @@ def test_a_page_resynchronises_after_its_socket_reconnects(browsing: Any) -> Non
     expect(visitor.locator("#events .event[data-op='admit']")).to_have_count(1)
     # It reconnected saying which version it held, so the server could resynchronise it.
     assert urls[-1].endswith(f"?version={held}")
+
+
+def test_a_batch_frame_is_applied_message_by_message(browsing: Any) -> None:
+    """Two events the server sent apart arrive as one batch frame (as the server sends them under load,
+    docs/CONTRACTS.md section 4): the page applies both in order, with no gap and no resync."""
+    scenario = browsing.create(machine("8Gi", "8Gi"))
+    visitor = browsing.new_page()
+    to_server: list[str] = []
+    held: list[str] = []
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            to_server.append(str(message))
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            text = message if isinstance(message, str) else message.decode()
+            if json.loads(text)["type"] != "event":
+                ws.send(text)
+                return
+            held.append(text)
+            if len(held) == 2:
+                ws.send('{"type":"batch","messages":[' + ",".join(held) + "]}")
+                held.clear()
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    visitor.route_web_socket(re.compile(r".*/ws/scenarios/.*"), relay)
+    visitor.goto(scenario.path)
+    visitor.wait_for_selector("body[data-ready='true']")
+    expect(visitor.locator("body")).to_have_attribute("data-ws", "open")
+
+    browsing.submit(scenario, guaranteed_pod("first", {"app": {"memory": "1Gi"}}))
+    visitor.wait_for_timeout(300)
+    expect(visitor.locator("svg.machine .block[data-pod='first']")).to_have_count(0)  # held back
+    result = browsing.submit(scenario, guaranteed_pod("second", {"app": {"memory": "2Gi"}}))
+
+    expect(visitor.locator("svg.machine .block[data-pod='second']")).to_have_attribute(
+        "data-size", str(2 * GI)
+    )
+    expect(visitor.locator("svg.machine .block[data-pod='first']")).to_have_attribute("data-size", str(GI))
+    expect(visitor.locator("#version-badge")).to_have_text(f"version {result['version']}")
+    expect(visitor.locator("#events .event[data-op='admit']")).to_have_count(2)
+    assert not [m for m in to_server if '"resync"' in m], "each message of the batch followed the one before"
+    picture_matches(visitor, browsing.get(f"/api/v1/scenarios/{scenario.id}"))
