@@ -106,15 +106,29 @@ async def views() -> AsyncIterator[StandInViews]:
             await hub.leave(running, socket)
 
 
-async def test_one_group_membership_per_process_whatever_the_number_of_viewers(views: StandInViews) -> None:
+async def test_one_group_membership_per_process_whatever_the_number_of_viewers(
+    views: StandInViews, monkeypatch: pytest.MonkeyPatch
+) -> None:
     layer = get_channel_layer()
     group = services.group_name(PUBLIC_ID)
+    calls: list[tuple[str, str, str]] = []
+    for name in ("group_add", "group_discard"):
+        real = getattr(layer, name)
+
+        async def recording(group: str, channel: str, name: str = name, real: Any = real) -> None:
+            calls.append((name, group, channel))
+            await real(group, channel)
+
+        monkeypatch.setattr(layer, name, recording)
     joined = [await viewer(Recorder(), views) for _ in range(3)]
     assert len({running for running, _ in joined}) == 1
-    assert len(layer.groups[group]) == 1, "the hub joined once, the sockets not at all"
+    channel = joined[0][0].channel
+    assert calls == [("group_add", group, channel)], "the hub joined once, the sockets not at all"
+    await layer.group_send(group, text_message(1))  # the one membership reaches every socket
+    await eventually(lambda: all(socket.version == 1 for _, socket in joined))
     for running, socket in joined:
         await hub.leave(running, socket)
-    assert not layer.groups.get(group), "the last viewer out leaves the group"
+    assert calls[1:] == [("group_discard", group, channel)], "the last viewer out leaves the group"
     assert PUBLIC_ID not in hub.hubs
 
 

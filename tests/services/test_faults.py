@@ -70,7 +70,9 @@ class Watcher(threading.Thread):
     def run(self) -> None:
         try:
             while True:
-                self.messages.append(receive(self.viewer, timeout=120))
+                frame = receive(self.viewer, timeout=120)
+                # A batch frame (docs/CONTRACTS.md section 4) holds consecutive events, in order.
+                self.messages.extend(frame["messages"] if frame["type"] == "batch" else [frame])
         except (ConnectionClosed, TimeoutError, OSError):
             self.closed.set()
 

@@ -96,8 +96,11 @@ def submit_concurrently(
 
 
 def collect_events(viewer: Any, until_version: int, into: list[dict[str, Any]]) -> None:
+    """Messages until ``until_version``; a batch frame (docs/CONTRACTS.md section 4) counts as the
+    messages it holds, in order."""
     while not into or into[-1]["version"] < until_version:
-        into.append(receive(viewer, timeout=60))
+        frame = receive(viewer, timeout=60)
+        into.extend(frame["messages"] if frame["type"] == "batch" else [frame])
 
 
 def test_fifty_writers_across_two_processes_lose_and_double_nothing(
