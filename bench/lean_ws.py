@@ -59,51 +59,65 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
 
 
 class FrameReader:
-    """Bytes in, complete messages out: ``[(opcode, payload)]``, fragments joined, control frames as is."""
+    """Bytes in, complete messages out: ``[(opcode, payload)]``, fragments joined, control frames as is.
+
+    Frames are cut straight out of the bytes read (one copy per payload); only an incomplete frame's
+    bytes are kept, and a frame arriving in many reads is joined once, when its last byte is in."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
+        self.needed = 0  # bytes the buffer must hold before the next frame can be cut
         self.fragments: list[bytes] = []
         self.fragment_opcode = 0
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        buffer = self.buffer
-        buffer += data
+        if self.buffer:
+            self.buffer += data
+            if len(self.buffer) < self.needed:
+                return []
+            data, self.buffer = bytes(self.buffer), bytearray()
         messages: list[tuple[int, bytes]] = []
-        while len(buffer) >= 2:
-            first, second = buffer[0], buffer[1]
-            size, start = second & 0x7F, 2
+        total, pos = len(data), 0
+        while True:
+            if total - pos < 2:
+                needed = 2
+                break
+            first, second = data[pos], data[pos + 1]
+            size, start = second & 0x7F, pos + 2
             if size == 126:
-                if len(buffer) < 4:
+                if total - pos < 4:
+                    needed = 4
                     break
-                size, start = int.from_bytes(buffer[2:4], "big"), 4
+                size, start = int.from_bytes(data[pos + 2 : pos + 4], "big"), pos + 4
             elif size == 127:
-                if len(buffer) < 10:
+                if total - pos < 10:
+                    needed = 10
                     break
-                size, start = int.from_bytes(buffer[2:10], "big"), 10
+                size, start = int.from_bytes(data[pos + 2 : pos + 10], "big"), pos + 10
             masked = second & 0x80
             end = start + (4 if masked else 0) + size
-            if len(buffer) < end:
+            if end > total:
+                needed = end - pos
                 break
-            if masked:  # servers must not mask, but a masked frame is still readable
-                payload = mask(bytes(buffer[start + 4 : end]), bytes(buffer[start : start + 4]))
-            else:
-                payload = bytes(buffer[start:end])
-            del buffer[:end]
-            opcode, final = first & 0x0F, first & 0x80
+            # Servers must not mask, but a masked frame is still readable.
+            payload = mask(data[start + 4 : end], data[start : start + 4]) if masked else data[start:end]
+            pos = end
+            opcode = first & 0x0F
             if opcode >= CLOSE:
                 messages.append((opcode, payload))
             elif opcode == CONTINUATION:
                 if not self.fragments:
                     raise WebSocketError("a continuation frame without a first fragment")
                 self.fragments.append(payload)
-                if final:
+                if first & 0x80:
                     messages.append((self.fragment_opcode, b"".join(self.fragments)))
                     self.fragments = []
-            elif final:
+            elif first & 0x80:
                 messages.append((opcode, payload))
             else:
                 self.fragment_opcode, self.fragments = opcode, [payload]
+        if pos < total:
+            self.buffer, self.needed = bytearray(data[pos:]), needed
         return messages
 
 

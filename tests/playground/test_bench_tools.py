@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -105,9 +106,9 @@ def viewer_at(version: int) -> load.Viewer:
 
 def test_a_viewer_records_events_in_order_and_ignores_duplicates() -> None:
     viewer = viewer_at(0)
-    assert viewer.record(message(1, "a"), 1.0) is None
-    assert viewer.record(wire.batch_text([message(2, "b"), message(3, "c")]), 2.0) is None
-    assert viewer.record(message(2, "b"), 9.0) is None  # a repeat changes nothing
+    assert viewer.record(message(1, "a").encode(), 1.0) is None
+    assert viewer.record(wire.batch_text([message(2, "b"), message(3, "c")]).encode(), 2.0) is None
+    assert viewer.record(message(2, "b").encode(), 9.0) is None  # a repeat changes nothing
     assert viewer.arrivals == {"a": 1.0, "b": 2.0, "c": 2.0}
     assert (viewer.version, viewer.snapshots, viewer.resyncs, viewer.frames) == (3, [], 0, 4)
     assert viewer.settled(3) and not viewer.settled(4)
@@ -115,9 +116,9 @@ def test_a_viewer_records_events_in_order_and_ignores_duplicates() -> None:
 
 def test_a_gap_asks_once_for_a_resync_and_the_snapshot_covers_the_missing_pods() -> None:
     viewer = viewer_at(0)
-    viewer.record(message(1, "a"), 1.0)
-    assert viewer.record(message(3, "c"), 3.0) == 1  # version 2 never came
-    assert viewer.record(message(4, "d"), 4.0) is None  # already asked
+    viewer.record(message(1, "a").encode(), 1.0)
+    assert viewer.record(message(3, "c").encode(), 3.0) == 1  # version 2 never came
+    assert viewer.record(message(4, "d").encode(), 4.0) is None  # already asked
     assert not viewer.settled(4)
     viewer.record(json.dumps({"type": "snapshot", "version": 4, "scenario": {}}), 5.0)
     assert viewer.settled(4) and viewer.resyncs == 1
@@ -134,6 +135,33 @@ def test_a_gap_asks_once_for_a_resync_and_the_snapshot_covers_the_missing_pods()
         1,
     )  # b covered, e missed
     assert sorted(run.latencies) == pytest.approx([0.5, 0.5, 0.5, 3.5])  # b: snapshot at 5.0 - sent 1.5
+
+
+def test_the_single_event_fast_path_records_what_the_general_path_records() -> None:
+    """Bytes take the one-match path for the next version; str frames always take parse_frame."""
+    rng = random.Random(6)
+    frames: list[str] = [json.dumps({"type": "snapshot", "version": 0, "scenario": {}})]
+    version = 0
+    for _ in range(400):
+        roll = rng.random()
+        if roll < 0.6:
+            version += 1
+            frames.append(message(version, f"p{version}" if rng.random() < 0.9 else None))
+        elif roll < 0.75:
+            frames.append(wire.batch_text([message(version + i, f"p{version + i}") for i in (1, 2, 3)]))
+            version += 3
+        elif roll < 0.85:
+            version += 2  # a gap
+            frames.append(message(version, f"p{version}"))
+        elif roll < 0.95:
+            frames.append(message(max(1, version - 1), "again"))  # a duplicate
+        else:
+            frames.append(json.dumps({"type": "snapshot", "version": version, "scenario": {}}))
+    fast, general = load.Viewer(), load.Viewer()
+    for index, frame in enumerate(frames):
+        assert fast.record(frame.encode(), float(index)) == general.record(frame, float(index))
+    assert vars(fast) == vars(general)
+    assert fast.resyncs > 0 and len(fast.snapshots) > 0 and len(fast.arrivals) > 200
 
 
 @pytest.mark.parametrize(
