@@ -21,6 +21,7 @@ A rejected request raises before anything is written, so it changes nothing stor
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -38,7 +39,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_save
 from django.urls import NoReverseMatch, reverse
@@ -614,15 +615,12 @@ def names_in_use(scenario: Scenario, pods: list[dict[str, Any]]) -> tuple[set[st
     wanted_names = sorted({name for name, _, _ in identities})
     wanted_uids = sorted({uid for _, _, uid in identities})
     # Plain SQL, two index lookups (the name and uid unique constraints), instead of the ORM's OR.
-    table = connection.ops.quote_name(Pod._meta.db_table)
-    by_name = ", ".join(["%s"] * len(wanted_names))
-    by_uid = ", ".join(["%s"] * len(wanted_uids))
-    sql = (
-        f"SELECT name, uid FROM {table} WHERE scenario_id = %s AND name IN ({by_name}) UNION ALL "
-        f"SELECT name, uid FROM {table} WHERE scenario_id = %s AND uid IN ({by_uid})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [scenario.pk, *wanted_names, scenario.pk, *wanted_uids])
+    db = current_db()
+    with db.cursor() as cursor:
+        cursor.execute(
+            names_sql(len(wanted_names), len(wanted_uids), db.vendor),
+            [scenario.pk, *wanted_names, scenario.pk, *wanted_uids],
+        )
         rows = cursor.fetchall()
     names: set[str] = set()
     uids: set[str] = set()
@@ -630,6 +628,17 @@ def names_in_use(scenario: Scenario, pods: list[dict[str, Any]]) -> tuple[set[st
         names.add(name)
         uids.add(uid)
     return names & set(wanted_names), uids & set(wanted_uids)
+
+
+@functools.lru_cache(maxsize=256)
+def names_sql(names: int, uids: int, vendor: str) -> str:
+    table = current_db().ops.quote_name(Pod._meta.db_table)
+    by_name = ", ".join(["%s"] * names)
+    by_uid = ", ".join(["%s"] * uids)
+    return (
+        f"SELECT name, uid FROM {table} WHERE scenario_id = %s AND name IN ({by_name}) UNION ALL "
+        f"SELECT name, uid FROM {table} WHERE scenario_id = %s AND uid IN ({by_uid})"
+    )
 
 
 def check_identity_is_new(names: set[str], uids: set[str], pod: dict[str, Any], path: str) -> None:
@@ -758,36 +767,48 @@ def apply_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path
 # with orjson. Reads still go through the ORM, which decodes these columns as it always did.
 
 
-def json_placeholder() -> str:
+def json_placeholder(db: Any = None) -> str:
     # PostgreSQL: the text parameter becomes jsonb explicitly, whatever the driver's binding mode.
-    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    return "CAST(%s AS jsonb)" if (db or connection).vendor == "postgresql" else "%s"
 
 
-def column_value(field: models.Field[Any, Any], value: Any) -> Any:
+def current_db() -> Any:
+    """This thread's default connection. ``django.db.connection`` is a proxy that looks the connection
+    up (through asgiref's context-aware local) on every attribute: the hot path looks it up once."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def column_value(field: models.Field[Any, Any], value: Any, db: Any = None) -> Any:
     """One field's value as the database takes it (JSON encoded by orjson; SQL NULL for None)."""
     if isinstance(field, models.JSONField):
         if isinstance(value, EncodedJSON):
             return value.text
         return None if value is None else fastjson.dumps_str(value)
     if isinstance(field, models.DateTimeField):
-        return connection.ops.adapt_datetimefield_value(value)
+        return (db or connection).ops.adapt_datetimefield_value(value)
     return value
+
+
+@functools.cache
+def insert_sql(model: type[models.Model], attnames: tuple[str, ...], vendor: str) -> str:
+    db = current_db()
+    fields = [model._meta.get_field(name) for name in attnames]
+    columns = ", ".join(db.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(
+        json_placeholder(db) if isinstance(field, models.JSONField) else "%s" for field in fields
+    )
+    return f"INSERT INTO {db.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
 
 
 def insert_rows(model: type[models.Model], attnames: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """INSERT ``rows`` (values in ``attnames`` order) into ``model``'s table with one executemany."""
     if not rows:
         return
+    db = current_db()
     fields = [model._meta.get_field(name) for name in attnames]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    placeholders = ", ".join(
-        json_placeholder() if isinstance(field, models.JSONField) else "%s" for field in fields
-    )
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-    params = [tuple(column_value(f, v) for f, v in zip(fields, row, strict=True)) for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    params = [tuple(column_value(f, v, db) for f, v in zip(fields, row, strict=True)) for row in rows]
+    with db.cursor() as cursor:
+        cursor.executemany(insert_sql(model, attnames, db.vendor), params)
 
 
 EVENT_COLUMNS = (
@@ -806,14 +827,14 @@ def saved(instances: list[Any], created: bool, update_fields: list[str] | None =
     """
     for instance in instances:
         instance._state.adding = False
-        instance._state.db = connection.alias
+        instance._state.db = DEFAULT_DB_ALIAS
         post_save.send(
             sender=type(instance),
             instance=instance,
             created=created,
             update_fields=frozenset(update_fields) if update_fields else None,
             raw=False,
-            using=connection.alias,
+            using=DEFAULT_DB_ALIAS,
         )
 
 
@@ -850,17 +871,24 @@ def store_pods(pods: list[Pod]) -> None:
 def update_scenario(scenario: Scenario, attnames: list[str]) -> None:
     """UPDATE the locked scenario row's ``attnames`` (``updated_at`` always), as ``save(update_fields)``."""
     scenario.updated_at = timezone.now()
+    db = current_db()
     fields = [Scenario._meta.get_field(name) for name in [*attnames, "updated_at"]]
+    params = [column_value(field, getattr(scenario, field.attname), db) for field in fields]
+    with db.cursor() as cursor:
+        cursor.execute(update_sql((*attnames, "updated_at"), db.vendor), [*params, scenario.pk])
+    saved([scenario], created=False, update_fields=[*attnames, "updated_at"])
+
+
+@functools.cache
+def update_sql(attnames: tuple[str, ...], vendor: str) -> str:
+    db = current_db()
+    fields = [Scenario._meta.get_field(name) for name in attnames]
     assignments = ", ".join(
-        f"{connection.ops.quote_name(field.column)} = "
-        + (json_placeholder() if isinstance(field, models.JSONField) else "%s")
+        f"{db.ops.quote_name(field.column)} = "
+        + (json_placeholder(db) if isinstance(field, models.JSONField) else "%s")
         for field in fields
     )
-    params = [column_value(field, getattr(scenario, field.attname)) for field in fields]
-    table = connection.ops.quote_name(Scenario._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [*params, scenario.pk])
-    saved([scenario], created=False, update_fields=[*attnames, "updated_at"])
+    return f"UPDATE {db.ops.quote_name(Scenario._meta.db_table)} SET {assignments} WHERE id = %s"
 
 
 def pod_status(outcome: dict[str, Any]) -> tuple[str, str, str]:
@@ -942,21 +970,33 @@ def lock_scenario(public_id: str) -> Scenario:
 
     Plain SQL: the same statement as ``select_for_update().only(...).get()`` without building it.
     """
-    # In the model's field order, as Model.from_db expects the values of a partial row.
-    fields = [field for field in Scenario._meta.concrete_fields if field.attname in LOCKED_FIELDS]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(Scenario._meta.db_table)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {table} WHERE public_id = %s{lock}", [public_id])
+    db = current_db()
+    fields = locked_fields()
+    with db.cursor() as cursor:
+        cursor.execute(lock_sql(db.vendor), [public_id])
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"There is no scenario {public_id!r}.")
     values = [
-        field.from_db_value(value, None, connection) if isinstance(field, models.JSONField) else value
+        field.from_db_value(value, None, db) if isinstance(field, models.JSONField) else value
         for field, value in zip(fields, row, strict=True)
     ]
-    return Scenario.from_db(connection.alias, [field.attname for field in fields], values)
+    return Scenario.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], values)
+
+
+@functools.cache
+def locked_fields() -> list[models.Field[Any, Any]]:
+    # In the model's field order, as Model.from_db expects the values of a partial row.
+    return [field for field in Scenario._meta.concrete_fields if field.attname in LOCKED_FIELDS]
+
+
+@functools.cache
+def lock_sql(vendor: str) -> str:
+    db = current_db()
+    columns = ", ".join(db.ops.quote_name(field.column) for field in locked_fields())
+    table = db.ops.quote_name(Scenario._meta.db_table)
+    lock = " FOR UPDATE" if db.features.has_select_for_update else ""
+    return f"SELECT {columns} FROM {table} WHERE public_id = %s{lock}"
 
 
 def check_event_limit(scenario: Scenario, adding: int) -> None:
@@ -1030,9 +1070,9 @@ def process_write_lock() -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
-def group_leader_lock(public_id: str) -> contextlib.AbstractContextManager[Any]:
+def group_leader_lock(public_id: str, vendor: str) -> contextlib.AbstractContextManager[Any]:
     """Who may write ``public_id`` now in this process: SQLite's queue, or the scenario's stripe."""
-    if connection.vendor == "sqlite":
+    if vendor == "sqlite":
         return _sqlite_writers
     return _scenario_writers[zlib.crc32(public_id.encode("utf-8", "surrogatepass")) % WRITER_STRIPES]
 
@@ -1096,12 +1136,13 @@ def write(
     Only after COMMIT is any request answered. Inside a caller's transaction there is no queue.
     """
     request = PendingWrite(token, work, adding)
-    if connection.in_atomic_block:
+    db = current_db()
+    if db.in_atomic_block:
         run_group(public_id, [request])
         return request.result()
     write_queue.add(public_id, request)
     while not request.done:
-        with group_leader_lock(public_id):
+        with group_leader_lock(public_id, db.vendor):
             if request.done:
                 break
             group = write_queue.drain(public_id)
