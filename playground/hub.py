@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -277,14 +277,13 @@ class Hub:
         else:
             await self.send_view_event(message)
 
-    def followers(self, version: int) -> list[Socket]:
-        """The sockets that should get ``version`` next; a socket further behind is resynchronised."""
-        ready = []
+    def followers(self, version: int) -> Iterator[Socket]:
+        """The sockets still without ``version``, each checked when its turn comes (on the ordinary path
+        a write awaits, and a snapshot may meanwhile have taken a socket further)."""
         for socket in list(self.sockets):
             if socket.version < 0 or socket.version >= version or socket.lagging:
                 continue  # no snapshot yet, already has it, or waiting to drain
-            ready.append(socket)
-        return ready
+            yield socket
 
     async def send_texts(self, run: list[dict[str, Any]]) -> None:
         """Consecutive text messages: one frame (a batch when more than one) for every socket, framed
@@ -343,9 +342,7 @@ class Hub:
         self.sent = max(self.sent, version)
         self.history.clear()
         frames: dict[str, wire.Frame] = {}
-        for socket in list(self.sockets):
-            if socket.version < 0 or socket.version >= version or socket.lagging:
-                continue
+        for socket in self.followers(version):
             frame = frames.get(socket.base_url)
             if frame is None:
                 frame = frames[socket.base_url] = wire.Frame(snapshot_text(view, socket.base_url))

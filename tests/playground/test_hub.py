@@ -162,6 +162,24 @@ async def test_events_arriving_while_the_sender_is_busy_go_next_as_one_batch(vie
     assert recorder.frames == ["snapshot 0", *texts(1), batch(2, 3)]
 
 
+async def test_a_socket_a_snapshot_took_further_while_the_sender_waited_is_not_sent_it_again(
+    views: StandInViews, caplog: pytest.LogCaptureFixture
+) -> None:
+    busy, other = Recorder(), Recorder()
+    running, _ = await viewer(busy, views)
+    _, other_socket = await viewer(other, views)
+    busy.gate = asyncio.Event()
+    running.receive(text_message(1))
+    await asyncio.sleep(0.02)  # the sender waits on the first socket, the second one's turn to come
+    assert await running.deliver_snapshot(other_socket, 1, wire.Frame("snapshot 1"))  # a resync
+    busy.gate.set()
+    await eventually(lambda: len(busy.frames) == 2)
+    await asyncio.sleep(0.02)
+    assert busy.frames == ["snapshot 0", *texts(1)]
+    assert other.frames == ["snapshot 0", "snapshot 1"]
+    assert not [record for record in caplog.records if record.name == "playground.hub"]
+
+
 async def test_a_batch_is_capped(views: StandInViews, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub, "BATCH_MAX_MESSAGES", 2)
     recorder = Recorder()
