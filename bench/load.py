@@ -199,6 +199,7 @@ class Run:
     snapshots_after_start: int = 0
     resyncs: int = 0
     frames: int = 0
+    arrival_clock: str = "read"  # "kernel": the viewers' arrival times are the kernel's receive stamps
 
     @property
     def rate(self) -> float:
@@ -219,6 +220,7 @@ class Run:
             "snapshots_after_start": self.snapshots_after_start,
             "resyncs_sent": self.resyncs,
             "frames": self.frames,
+            "arrival_clock": self.arrival_clock,
             "pods_per_request": self.batch,
             "requests": self.requests,
             "request_p50_ms": ms(percentile(self.request_latencies, 0.50)),
@@ -542,6 +544,8 @@ async def one_run(
         await asyncio.sleep(0.02)
     run.client_cpu = time.process_time() - cpu_before
     await asyncio.gather(*(viewer.close() for viewer in watching))
+    if watching and all(isinstance(v, LeanViewer) and v.socket and v.socket.stamped for v in watching):
+        run.arrival_clock = "kernel"
     tally(run, watching, acked)
     return run
 

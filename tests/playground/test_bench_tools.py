@@ -306,8 +306,15 @@ async def test_lean_http_keeps_one_connection_and_reads_real_answers(server_url:
 async def test_real_frames_and_answers_read_as_their_json_says(server_url: str) -> None:
     public_id, token = await load.create_scenario(server_url)
     frames: list[bytes] = []
+    ages: list[float] = []  # how long before the callback the kernel had the bytes
+
+    def on_message(payload: bytes, now: float) -> None:
+        frames.append(payload)
+        ages.append(time.perf_counter() - now)
+
     ws_url = "ws" + server_url.removeprefix("http") + f"/ws/scenarios/{public_id}/"
-    viewer = await lean_ws.connect(ws_url, server_url, lambda payload, now: frames.append(payload))
+    viewer = await lean_ws.connect(ws_url, server_url, on_message)
+    assert viewer.stamped == sys.platform.startswith("linux")
     headers = {"Authorization": f"Bearer {token}"}
     async with lean_http.LeanHTTPConnection(server_url, headers) as connection:
         path = f"/api/v1/scenarios/{public_id}/pods"
@@ -333,6 +340,8 @@ async def test_real_frames_and_answers_read_as_their_json_says(server_url: str) 
         while time.monotonic() < deadline and sum(len(load.parse_frame(f)) for f in frames) < 6:
             await asyncio.sleep(0.05)
     await viewer.close()
+    assert viewer.closed.done() and viewer.sock.fileno() == -1
+    assert all(0 <= age < 10 for age in ages)  # kernel stamps on the writers' clock, never ahead of it
     found = [item for frame in frames for item in load.parse_frame(frame)]
     assert found == [item for frame in frames for item in decoded(frame)]
     assert found == [
