@@ -101,7 +101,11 @@ class Socket:
         return self.protocol is not None and wire.backlog(self.protocol) > wire.SLOW_SOCKET_BYTES
 
     async def write(self, frame: wire.Frame) -> None:
-        await wire.write(self.send, self.protocol, frame)
+        """Write one frame; a socket that fails (closing under us) must not keep the others waiting."""
+        try:
+            await wire.write(self.send, self.protocol, frame)
+        except Exception:
+            logger.warning("writing to a websocket viewer failed", exc_info=True)
 
     def fall_behind(self) -> None:
         """Stop sending to this socket; once its transport has drained, a snapshot makes it whole."""

@@ -8,7 +8,7 @@ socket served by Daphne only writes those bytes to its transport (``sendPrepared
 The seam is :func:`write_prepared`: it recognises the ASGI ``send`` Daphne hands an application
 (``functools.partial(server.handle_reply, protocol)``, daphne/server.py ``create_application``) and
 an open autobahn protocol behind it. Anything else (channels' ``WebsocketCommunicator`` in tests,
-another server, a closing socket) gets the ordinary ``websocket.send`` message through ``send``.
+another server) gets the ordinary ``websocket.send`` message through ``send``.
 """
 
 from __future__ import annotations
@@ -135,6 +135,11 @@ def write_prepared(send: Send, protocol: Any, frame: Frame) -> bool:
 
 
 async def write(send: Send, protocol: Any, frame: Frame) -> None:
-    """Send ``frame`` on one socket: prepared through Daphne, else as an ASGI ``websocket.send``."""
-    if not write_prepared(send, protocol, frame):
-        await send({"type": "websocket.send", "text": frame.text})
+    """Send ``frame`` on one socket: prepared through Daphne, else as an ASGI ``websocket.send``.
+
+    A Daphne socket that is no longer open gets nothing: it is closing (Daphne would drop the message,
+    or autobahn raise ``Disconnected``), and its consumer hears of it through ``websocket.disconnect``.
+    """
+    if write_prepared(send, protocol, frame) or protocol is not None:
+        return
+    await send({"type": "websocket.send", "text": frame.text})

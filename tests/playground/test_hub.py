@@ -180,6 +180,21 @@ async def test_a_socket_a_snapshot_took_further_while_the_sender_waited_is_not_s
     assert not [record for record in caplog.records if record.name == "playground.hub"]
 
 
+async def test_a_socket_whose_write_fails_does_not_keep_the_others_from_their_event(
+    views: StandInViews,
+) -> None:
+    broken, fine = Recorder(), Recorder()
+    running, _ = await viewer(broken, views)
+    await viewer(fine, views)
+
+    async def failing(message: dict[str, Any]) -> None:
+        raise RuntimeError("the socket went away")
+
+    next(iter(running.sockets)).send = failing  # the first socket, broken's
+    running.receive(text_message(1))
+    await eventually(lambda: fine.frames == ["snapshot 0", *texts(1)])
+
+
 async def test_a_batch_is_capped(views: StandInViews, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub, "BATCH_MAX_MESSAGES", 2)
     recorder = Recorder()
@@ -325,14 +340,14 @@ async def test_daphne_sockets_share_one_prepared_frame_and_others_take_the_ordin
         running = await hub.join(PUBLIC_ID, socket, views)
         assert await running.deliver_snapshot(socket, 0, snapshot)
     assert running is not None
-    protocols[2].state = 4  # closing: channels' send decides (Daphne drops it)
+    protocols[2].state = 4  # closing: nothing more is written to it
     running.receive(text_message(1))
     await eventually(lambda: len(plain.frames) == 2)
     frame_1 = protocols[0].written[-1]
     assert protocols[1].written[-1] is frame_1, "framed once for every Daphne socket"
     assert frame_1.payloadHybi.endswith(texts(1)[0].encode())
     assert plain.frames[-1] == texts(1)[0]
-    assert server.replies[-1] == (protocols[2], {"type": "websocket.send", "text": texts(1)[0]})
+    assert len(protocols[2].written) == 1 and server.replies == [], "the closing socket got nothing more"
     assert factory.prepared == 2, "one snapshot frame, one event frame"
 
 
