@@ -563,3 +563,42 @@ def test_openapi_documents_every_endpoint(api_client: Client) -> None:
         assert method in paths[path], (path, method)
     assert "application/yaml" in paths["/api/v1/scenarios/{public_id}/pods"]["post"]["requestBody"]["content"]
     assert api_client.get("/api/v1/docs").status_code == 200
+
+
+# --- the body check's fast path agrees with the full walk -------------------------------------------
+
+
+def nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+PLAIN = [
+    # (document, whether it is plain JSON the full walk gives back unchanged)
+    (guaranteed_pod("p"), True),
+    ({"name": "é ü 漢字", "list": [1, 2.5, None, True, False, []], "empty": {}}, True),
+    (nested(64), True),
+    (nested(65), False),
+    ({"a": "nul\x00"}, False),
+    ({"nul\x00": 1}, False),
+    ({"a": "\udc80"}, False),
+    ({"a": float("inf")}, False),
+    ({1: "int key"}, False),
+    ({"a": __import__("datetime").date(2024, 1, 2)}, False),
+    ({"a": {1, 2}}, False),
+]
+
+
+@pytest.mark.parametrize(("document", "plain"), PLAIN)
+def test_the_fast_body_check_accepts_exactly_what_the_full_walk_keeps(document: Any, plain: bool) -> None:
+    from playground import api
+
+    assert api.plain_json([document]) is plain
+    try:
+        walked = api.json_value(document, "", 0, [api.MAX_NODES])
+    except Exception:
+        assert not plain
+        return
+    assert (walked == document and json.dumps(walked) == json.dumps(document, default=str)) or not plain
