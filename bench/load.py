@@ -18,11 +18,14 @@ PLAYGROUND_MAX_PODS_PER_REQUEST, 100 by default). It reports:
 - the client's own CPU seconds over the measured part of the run (``time.process_time``), so a reader
   can tell whether the load tool, which shares the machine's cores with the servers, weighed on it.
 
-The client is kept cheap so it does not dominate what it measures: the writers use a lean HTTP/1.1
-keep-alive client (``lean_http.py``, about 10x less CPU per request than httpx), their request bodies
-are encoded before the clock starts, and the viewers read each frame as bytes and pick the versions
-and pod names out of it with one anchored regular expression instead of decoding the JSON (a frame
-is either one message or a ``{"type": "batch", "messages": [...]}`` of them).
+The client is kept cheap so it does not dominate what it measures (bench/README.md has the figures):
+the writers use a lean HTTP/1.1 keep-alive client (``lean_http.py``, about a fifth of httpx's CPU per
+request), their request bodies are encoded before the clock starts and their answers are checked
+without decoding the whole checkpoint-carrying JSON; the viewers use a lean websocket client
+(``lean_ws.py``) that reads each frame as bytes and picks the versions and pod names out of it with
+an anchored regular expression (a frame is one message or a ``{"type": "batch", "messages": [...]}``
+of them), and takes arrival times from the kernel's receive stamps, so the client's own delays do
+not count as the server's.
 
 Runs are repeated (``--runs``) and the median of each figure reported with every run's value, because
 the machine is shared. Everything is bounded: at most MAX_VIEWERS viewers, MAX_WRITERS writers,
