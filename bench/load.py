@@ -46,6 +46,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import multiprocessing
 import os
 import re
 import statistics
@@ -494,6 +495,155 @@ async def create_scenario(url: str) -> tuple[str, str]:
     return created["id"], created["edit_token"]
 
 
+async def open_viewers(
+    urls: list[str], public_id: str, count: int, first: int, ws_client: str
+) -> list[Viewer]:
+    """``count`` viewers, the i-th on server ``first + i`` round-robin."""
+    return list(
+        await asyncio.gather(
+            *(open_viewer(urls[(first + i) % len(urls)], public_id, ws_client) for i in range(count))
+        )
+    )
+
+
+async def settle(viewers: list[Viewer], last_version: int, seconds: float) -> None:
+    """Let the last events reach every viewer (bounded)."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until and not all(viewer.settled(last_version) for viewer in viewers):
+        await asyncio.sleep(0.02)
+
+
+def kernel_stamped(viewers: list[Viewer]) -> bool:
+    return bool(viewers) and all(
+        isinstance(viewer, LeanViewer) and viewer.socket is not None and viewer.socket.stamped
+        for viewer in viewers
+    )
+
+
+# What a viewer process hands back for each of its viewers (plain data: it crosses a pipe).
+RECORD_FIELDS = ("ready", "version", "arrivals", "snapshots", "resync_pending", "resyncs", "frames")
+
+
+def exported(viewer: Viewer) -> dict[str, Any]:
+    return {name: getattr(viewer, name) for name in RECORD_FIELDS}
+
+
+def restored(record: dict[str, Any]) -> Viewer:
+    viewer = Viewer()
+    for name in RECORD_FIELDS:
+        setattr(viewer, name, record[name])
+    return viewer
+
+
+class LocalViewers:
+    """The viewers in the load tool's own event loop, with the writers (the default)."""
+
+    def __init__(self, viewers: list[Viewer]) -> None:
+        self.viewers = viewers
+
+    def begin(self) -> None:
+        pass
+
+    async def finish(self, last_version: int, seconds: float) -> tuple[list[Viewer], float, bool]:
+        """Settle and close: the viewers, the CPU to add to this process's own over the run (closing
+        is not part of the measurement: it is taken off) and whether arrivals are kernel stamps."""
+        await settle(self.viewers, last_version, seconds)
+        cpu = time.process_time()
+        await asyncio.gather(*(viewer.close() for viewer in self.viewers))
+        return self.viewers, cpu - time.process_time(), kernel_stamped(self.viewers)
+
+
+def viewer_process(
+    urls: list[str], public_id: str, first: int, count: int, ws_client: str, pipe: Any
+) -> None:
+    """A child process's viewers: open, say ready, start the CPU clock on "begin", settle on "finish"."""
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            viewers = await open_viewers(urls, public_id, count, first, ws_client)
+        except Exception as exc:
+            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+            return
+        pipe.send(("ready", None))
+        await loop.run_in_executor(None, pipe.recv)  # begin
+        cpu_before = time.process_time()
+        _, last_version, seconds = await loop.run_in_executor(None, pipe.recv)  # finish
+        await settle(viewers, last_version, seconds)
+        cpu = time.process_time() - cpu_before
+        await asyncio.gather(*(viewer.close() for viewer in viewers))
+        pipe.send(("done", ([exported(viewer) for viewer in viewers], cpu, kernel_stamped(viewers))))
+
+    asyncio.run(serve())
+
+
+class RemoteViewers:
+    """The viewers spread over child processes (``--viewer-processes``): their frames cost the writers'
+    event loop nothing, and their CPU is added to the client's."""
+
+    def __init__(self, children: list[tuple[Any, Any]]) -> None:
+        self.children = children  # (process, pipe)
+
+    @classmethod
+    async def start(
+        cls, urls: list[str], public_id: str, viewers: int, processes: int, ws_client: str
+    ) -> RemoteViewers:
+        context = multiprocessing.get_context("spawn")
+        children = []
+        first = 0
+        for index in range(processes):
+            count = viewers // processes + (1 if index < viewers % processes else 0)
+            if count == 0:
+                continue
+            mine, theirs = context.Pipe()
+            process = context.Process(
+                target=viewer_process, args=(urls, public_id, first, count, ws_client, theirs), daemon=True
+            )
+            process.start()
+            children.append((process, mine))
+            first += count
+        group = cls(children)
+        answers = await group.receive_all()
+        if failed := [detail for kind, detail in answers if kind != "ready"]:
+            group.stop()
+            raise RuntimeError(f"load.py: a viewer process failed: {failed[0]}")
+        return group
+
+    async def receive_all(self) -> list[tuple[str, Any]]:
+        loop = asyncio.get_running_loop()
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(None, pipe.recv) for _, pipe in self.children))
+        )
+
+    def begin(self) -> None:
+        for _, pipe in self.children:
+            pipe.send(("begin",))
+
+    async def finish(self, last_version: int, seconds: float) -> tuple[list[Viewer], float, bool]:
+        for _, pipe in self.children:
+            pipe.send(("finish", last_version, seconds))
+        answers = await self.receive_all()
+        self.stop()
+        viewers: list[Viewer] = []
+        cpu, kernel = 0.0, True
+        for kind, detail in answers:
+            if kind != "done":
+                raise RuntimeError(f"load.py: a viewer process failed: {detail}")
+            records, child_cpu, child_kernel = detail
+            viewers += [restored(record) for record in records]
+            cpu += child_cpu
+            kernel = kernel and child_kernel
+        return viewers, cpu, kernel  # the children's CPU counts towards the client's
+
+    def stop(self) -> None:
+        for process, pipe in self.children:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+            pipe.close()
+
+
 async def one_run(
     urls: list[str],
     viewers: int,
@@ -505,13 +655,17 @@ async def one_run(
     batch: int = 1,
     light: bool = False,
     ws_client: str = "lean",
+    viewer_processes: int = 0,
 ) -> Run:
-    """One run; ``rate`` > 0 paces the writers to that many admissions per second in total."""
+    """One run; ``rate`` > 0 paces the writers to that many admissions per second in total;
+    ``viewer_processes`` > 0 runs the viewers in that many child processes."""
     run = Run(batch=batch)
     public_id, token = await create_scenario(urls[0])
-    watching = await asyncio.gather(
-        *(open_viewer(urls[i % len(urls)], public_id, ws_client) for i in range(viewers))
-    )
+    group: LocalViewers | RemoteViewers
+    if viewer_processes and viewers:
+        group = await RemoteViewers.start(urls, public_id, viewers, viewer_processes, ws_client)
+    else:
+        group = LocalViewers(await open_viewers(urls, public_id, viewers, 0, ws_client))
 
     names = [f"{tag}-{index}" for index in range(admissions)]
     shares = [batches_of(names[index::writers], batch) for index in range(writers)]
@@ -524,6 +678,7 @@ async def one_run(
     interval = writers * batch / rate if rate else 0.0
     acked = Acknowledged()
 
+    group.begin()
     cpu_before = time.process_time()
     started = time.perf_counter()
     try:
@@ -540,14 +695,10 @@ async def one_run(
     for connection in connections:
         await connection.close()
 
-    # Let the last events reach every viewer (bounded), then stop listening.
     last_version = max(acked.versions.values(), default=0)
-    settle_until = time.perf_counter() + min(30.0, deadline)
-    while time.perf_counter() < settle_until and not all(viewer.settled(last_version) for viewer in watching):
-        await asyncio.sleep(0.02)
-    run.client_cpu = time.process_time() - cpu_before
-    await asyncio.gather(*(viewer.close() for viewer in watching))
-    if watching and all(isinstance(v, LeanViewer) and v.socket and v.socket.stamped for v in watching):
+    watching, cpu_adjustment, kernel = await group.finish(last_version, min(30.0, deadline))
+    run.client_cpu = time.process_time() - cpu_before + cpu_adjustment
+    if kernel:
         run.arrival_clock = "kernel"
     tally(run, watching, acked)
     return run
@@ -569,6 +720,12 @@ def main(argv: list[str] | None = None) -> int:
         default="lean",
         help="the viewers' websocket client: lean_ws (default) or the websockets library",
     )
+    parser.add_argument(
+        "--viewer-processes",
+        type=int,
+        default=0,
+        help="run the viewers in this many child processes (default 0: in the writers' event loop)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds allowed per run")
     parser.add_argument(
@@ -589,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--admissions 1..{MAX_ADMISSIONS}, --runs 1..20, --deadline up to {MAX_DEADLINE:.0f}")
     if not 1 <= args.batch <= MAX_BATCH:
         parser.error(f"--batch 1..{MAX_BATCH}")
+    if not 0 <= args.viewer_processes <= 16:
+        parser.error("--viewer-processes 0..16")
 
     for url in urls:
         wait_ready(url)
@@ -606,6 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.batch,
                 args.light,
                 args.ws_client,
+                args.viewer_processes,
             )
         )
         runs.append(run.summary())
@@ -626,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
         "pods_per_request": args.batch,
         "light": args.light,
         "ws_client": args.ws_client,
+        "viewer_processes": args.viewer_processes,
         "paced_rate": args.rate or None,
         "median_admissions_per_s": median("admissions_per_s"),
         "median_latency_p50_ms": median("latency_p50_ms"),

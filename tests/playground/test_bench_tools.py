@@ -363,12 +363,15 @@ async def test_lean_ws_refused_upgrade_is_an_error(server_url: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ws_client", ["lean", "websockets"])
+@pytest.mark.parametrize(
+    ("ws_client", "processes", "clock"),
+    [("lean", 0, "kernel"), ("websockets", 0, "read"), ("lean", 2, "kernel")],
+)
 def test_a_small_load_run_delivers_every_acknowledged_pod_to_every_viewer(
-    server_url: str, ws_client: str, capsys: pytest.CaptureFixture[str]
+    server_url: str, ws_client: str, processes: int, clock: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--url", server_url, "--viewers", "3", "--writers", "2", "--admissions", "21"]
-    argv += ["--batch", "4", "--runs", "1", "--json", "--ws-client", ws_client]
+    argv = ["--url", server_url, "--viewers", "3", "--writers", "2", "--admissions", "21", "--batch", "4"]
+    argv += ["--runs", "1", "--json", "--ws-client", ws_client, "--viewer-processes", str(processes)]
     assert load.main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     (run,) = result["runs"]
@@ -377,6 +380,8 @@ def test_a_small_load_run_delivers_every_acknowledged_pod_to_every_viewer(
     assert run["deliveries"] == 63 and run["missed_deliveries"] == 0
     assert run["latency_p50_ms"] > 0 and run["request_p99_ms"] >= run["request_p50_ms"] > 0
     assert run["client_cpu_s"] > 0
+    assert run["arrival_clock"] == (clock if sys.platform.startswith("linux") else "read")
+    assert run["frames"] >= 3 and run["snapshots_after_start"] == run["covered_by_snapshot"] == 0
 
 
 def test_load_refuses_non_loopback_servers_and_oversized_batches() -> None:
