@@ -86,9 +86,10 @@ SCENARIO = {
 # A websocket message starts {"type": "event"|"snapshot", "version": N, ...}; an event message goes on
 # with "event": {"version": N, "op": "...", "pod_name": "..." | null, ...}. A batch frame is
 # {"type": "batch", "messages": [<message>, ...]}. Inside a JSON document an unescaped quote only
-# appears as structure, so '{"type":"event","version":' can only be the start of a message, never part
-# of a pod name or an explanation; and "pod_name" is looked for only among the event's leading scalar
-# members (whatever their order), never in its nested objects (the outcome, the pod, the explanation).
+# appears as structure, so '{"type":"event","version":' is never part of a string (a pod name, an
+# explanation): only a message's start, or an object of that shape inside a submitted pod's own JSON,
+# which the load tool's pods do not hold. "pod_name" is looked for only among the event's leading
+# scalar members (whatever their order), never in its nested objects (outcome, pod, explanation).
 _STRING = rb'"(?:[^"\\]|\\.)*"'
 _SCALAR = rb"(?:-?\d+|null|true|false|" + _STRING + rb")"
 MESSAGE_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"(event|snapshot)"\s*,\s*"version"\s*:\s*(\d+)')
