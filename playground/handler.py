@@ -33,17 +33,38 @@ from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import BaseHandler
 from django.http import HttpResponseBase
 from django.urls import set_script_prefix
 
 
+class MiddlewareChain(BaseHandler):
+    """A synchronous chain of ``middleware`` (dotted paths) in front of the same URLs and views."""
+
+    def __init__(self, middleware: list[str]) -> None:
+        super().__init__()
+        # BaseHandler.load_middleware reads settings.MIDDLEWARE; point it at this list for the load.
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = middleware
+        try:
+            self.load_middleware(is_async=False)
+        finally:
+            settings.MIDDLEWARE = full
+
+
 class PooledASGIHandler(ASGIHandler):
-    """``ASGIHandler`` whose request runs synchronously, signals included, on ``threads`` pool threads."""
+    """``ASGIHandler`` whose request runs synchronously, signals included, on ``threads`` pool threads.
+
+    Requests under ``PLAYGROUND_API_PREFIX`` go through ``PLAYGROUND_API_MIDDLEWARE`` (settings.py says
+    why), every other one through the whole of MIDDLEWARE.
+    """
 
     def __init__(self, threads: int | None = None) -> None:
         super().__init__()
         # The base class loaded the chain for async callers; rebuild it for one synchronous call.
         self.load_middleware(is_async=False)
+        self.api_prefix: str = settings.PLAYGROUND_API_PREFIX
+        self.api_chain = MiddlewareChain(settings.PLAYGROUND_API_MIDDLEWARE)
         self.threads = threads or settings.PLAYGROUND_HTTP_THREADS
         self.pool_pid = 0
         self.pool: ThreadPoolExecutor | None = None
@@ -120,7 +141,8 @@ class PooledASGIHandler(ASGIHandler):
         if request is None:
             response: HttpResponseBase = error_response
         else:
-            response = self.get_response(request)
+            chain = self.api_chain if request.path_info.startswith(self.api_prefix) else self
+            response = chain.get_response(request)
             response._handler_class = self.__class__  # type: ignore[attr-defined]
         if not response.streaming:
             response.close()  # request_finished: this thread's connection is checked again

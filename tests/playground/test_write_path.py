@@ -366,3 +366,60 @@ def test_a_warm_engine_behind_the_stored_versions_catches_up_without_a_rebuild(
     )
     services.admit_pods(public_id, token, [guaranteed_pod("e", "256Mi")])
     assert rebuilt == [5]
+
+
+# --- the API's lean middleware chain answers as the whole chain does ---------------------------------
+
+
+def through(
+    handler: Any, method: str, path: str, body: Any = None, token: str | None = None
+) -> dict[str, Any]:
+    # No cookie: with one, the whole chain's SessionMiddleware would look its session up (and clear an
+    # unknown one), which the API, authorised by its Bearer token, has no use for.
+    headers = [(b"host", b"localhost"), (b"content-type", b"application/json")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    data = json.dumps(body).encode() if body is not None else b""
+    communicator = HttpCommunicator(handler, method, path, body=data, headers=headers)
+    return async_to_sync(communicator.get_response)(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_chain_answers_byte_for_byte_as_the_whole_chain(two_nodes: dict[str, Any]) -> None:
+    from playground.handler import PooledASGIHandler
+
+    lean = PooledASGIHandler(threads=2)
+    whole = PooledASGIHandler(threads=2)
+    whole.api_prefix = "/nowhere/"  # every request through MIDDLEWARE
+    created = through(lean, "POST", "/api/v1/scenarios", two_nodes)
+    scenario = json.loads(created["body"])
+    public_id, token = scenario["id"], scenario["edit_token"]
+    assert (
+        through(lean, "POST", f"/api/v1/scenarios/{public_id}/pods", guaranteed_pod("a"), token)["status"]
+        == 201
+    )
+    requests = [
+        ("GET", f"/api/v1/scenarios/{public_id}", None, None),
+        ("GET", f"/api/v1/scenarios/{public_id}/events?after=0", None, None),
+        ("GET", f"/api/v1/scenarios/{public_id}/state", None, None),
+        ("GET", f"/api/v1/scenarios/{public_id}/access", None, token),
+        ("POST", f"/api/v1/scenarios/{public_id}/pods", guaranteed_pod("b"), None),
+        ("POST", f"/api/v1/scenarios/{public_id}/pods", guaranteed_pod("b"), "wrong"),
+        ("POST", f"/api/v1/scenarios/{public_id}/pods", guaranteed_pod("a"), token),
+        ("DELETE", f"/api/v1/scenarios/{public_id}/pods/nope", None, token),
+        ("GET", "/api/v1/scenarios/nope", None, None),
+    ]
+    for method, path, body, auth in requests:
+        fast, slow = through(lean, method, path, body, auth), through(whole, method, path, body, auth)
+        assert fast["status"] == slow["status"], path
+        assert fast["headers"] == slow["headers"], (path, fast["headers"], slow["headers"])
+        assert fast["body"] == slow["body"], path
+    admitted = [through(handler, "POST", f"/api/v1/scenarios/{public_id}/pods", guaranteed_pod(name), token)
+                for handler, name in ((lean, "c"), (whole, "d"))]  # fmt: skip
+    assert [response["status"] for response in admitted] == [201, 201]
+    names = [
+        sorted(name for name, _ in response["headers"] if name.lower() != b"content-length")
+        for response in admitted
+    ]
+    assert names[0] == names[1]
+    assert b"x-content-type-options" in [name.lower() for name in names[0]]
