@@ -11,11 +11,16 @@ The base class also sweeps every channel and every group member for expired entr
 ``receive``: with N viewers that is N sweeps of N channels per event (quadratic in the viewers). Here
 the sweep runs at most every SWEEP_INTERVAL seconds; messages expire after ``expiry`` (60 s), so they
 go at most that much later.
+
+``group_send`` puts the message in each member's queue directly instead of through a task per member
+(``send`` here never waits): one write's broadcasts reach the scenario's hub (playground/hub.py) in one
+turn of the event loop, so they go to the viewers as one batch frame, and none costs a task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -48,3 +53,13 @@ class SharedMessageInMemoryChannelLayer(InMemoryChannelLayer):
             queue.put_nowait((time.time() + self.expiry, dict(message)))
         except asyncio.queues.QueueFull:
             raise ChannelFull(channel) from None
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """``InMemoryChannelLayer.group_send`` without a task per member: a full member is skipped, as
+        there."""
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, {})):
+            with contextlib.suppress(ChannelFull):
+                await self.send(channel, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -61,3 +62,23 @@ async def test_expired_entries_are_swept_at_most_once_per_interval(monkeypatch: 
     layer._clean_expired()
     assert len(sweeps) == 2 and stale not in layer.channels  # the expired message went, with its membership
     assert stale not in layer.groups.get("scenario.x", {})
+
+
+async def test_a_group_send_fills_every_members_queue_without_giving_up_the_loop() -> None:
+    """No task per member: one write's broadcasts are all queued before anything else runs (the hub
+    then sends them as one batch frame), and a full member is skipped as in the base class."""
+    layer = SharedMessageInMemoryChannelLayer(capacity=2)
+    roomy, full = await layer.new_channel(), await layer.new_channel()
+    for channel in (roomy, full):
+        await layer.group_add("scenario.x", channel)
+    await layer.send(full, {"type": "x"})
+    await layer.send(full, {"type": "x"})  # at capacity
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "another callback")
+    for version in (1, 2):
+        await layer.group_send("scenario.x", {"type": "scenario.event", "version": version})
+    assert ran == [], "nothing else ran in between"
+    assert [(await layer.receive(roomy))["version"] for _ in range(2)] == [1, 2]
+    assert [(await layer.receive(full))["type"] for _ in range(2)] == ["x", "x"]
+    await asyncio.sleep(0)
+    assert ran == ["another callback"]
