@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from playground import consumers, fanout, hub, services
 from playground.asgi import application
+from playground.layers import SharedMessageInMemoryChannelLayer
 from tests.playground.conftest import guaranteed_pod, machine_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,6 +121,29 @@ async def test_events_carry_a_delta_that_keeps_the_view_whole() -> None:
         expected = await api_view(public_id)
         assert {key: view[key] for key in LIVE_KEYS} == {key: expected[key] for key in LIVE_KEYS}
     assert [pod["name"] for pod in view["pods"]] == ["wide", "b", "c"]
+    await communicator.disconnect()
+
+
+async def test_a_request_of_several_pods_reaches_a_viewer_as_one_batch_of_its_events() -> None:
+    """Section 4's batch frame: each message exactly as it would have gone alone, in version order."""
+    public_id, token = await new_scenario()
+    communicator, _ = await connect(public_id)
+    view = (await communicator.receive_json_from())["scenario"]
+    await admit(public_id, token, "a", "b", "c")
+    text = await communicator.receive_from()
+    frame = json.loads(text)
+    if isinstance(get_channel_layer(), SharedMessageInMemoryChannelLayer):
+        # One write's broadcasts reach the hub in one turn of the loop (Redis may deliver them apart).
+        assert text.startswith('{"type":"batch","messages":[{"type":"event","version":1,"event":{')
+        assert len(frame["messages"]) == 3
+    messages = frame["messages"] if frame["type"] == "batch" else [frame]
+    messages += await receive_messages(communicator, 3 - len(messages))
+    assert [(m["version"], m["event"]["pod_name"]) for m in messages] == [(1, "a"), (2, "b"), (3, "c")]
+    for message in messages:
+        assert message["type"] == "event" and "delta" in message
+        view = apply_delta(view, message)
+    expected = await api_view(public_id)
+    assert {key: view[key] for key in LIVE_KEYS} == {key: expected[key] for key in LIVE_KEYS}
     await communicator.disconnect()
 
 
