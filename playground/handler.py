@@ -59,6 +59,11 @@ class PooledASGIHandler(ASGIHandler):
     why), every other one through the whole of MIDDLEWARE.
     """
 
+    # A complete answer goes to Daphne in one message, not in 64 KiB pieces: each piece costs a message,
+    # a reply and a transport write on the event loop, and a batch's answer (every outcome with the
+    # whole checkpoint) is megabytes. Twisted buffers the write and sends it as the socket allows.
+    chunk_size = 2**26
+
     def __init__(self, threads: int | None = None) -> None:
         super().__init__()
         # The base class loaded the chain for async callers; rebuild it for one synchronous call.

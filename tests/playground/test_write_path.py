@@ -423,3 +423,39 @@ def test_the_api_chain_answers_byte_for_byte_as_the_whole_chain(two_nodes: dict[
     ]
     assert names[0] == names[1]
     assert b"x-content-type-options" in [name.lower() for name in names[0]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_answer_goes_to_the_server_in_one_message(two_nodes: dict[str, Any]) -> None:
+    from asgiref.testing import ApplicationCommunicator
+
+    from playground.handler import PooledASGIHandler
+
+    handler = PooledASGIHandler(threads=2)
+    big = {
+        **two_nodes,
+        "machine": {"numa_nodes": [{"id": 0, "memory": "512Gi"}, {"id": 1, "memory": "512Gi"}]},
+    }
+    scenario = json.loads(through(handler, "POST", "/api/v1/scenarios", big)["body"])
+    pods = [guaranteed_pod(f"p{index}", "64Mi") for index in range(60)]
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
+        "server": ("localhost", 80),
+        "path": f"/api/v1/scenarios/{scenario['id']}/pods", "raw_path": b"", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 1),
+        "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"),
+                    (b"authorization", f"Bearer {scenario['edit_token']}".encode())],
+    }  # fmt: skip
+
+    async def exchange() -> list[dict[str, Any]]:
+        communicator = ApplicationCommunicator(handler, scope)
+        await communicator.send_input({"type": "http.request", "body": json.dumps(pods).encode()})
+        messages = [await communicator.receive_output(30)]
+        while messages[-1]["type"] != "http.response.body" or messages[-1].get("more_body"):
+            messages.append(await communicator.receive_output(30))
+        return messages
+
+    start, *bodies = async_to_sync(exchange)()
+    assert start["status"] == 201
+    assert len(bodies) == 1 and len(bodies[0]["body"]) > 2**16
+    assert len(json.loads(bodies[0]["body"])["outcomes"]) == 60
