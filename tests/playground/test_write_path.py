@@ -459,3 +459,34 @@ def test_a_large_answer_goes_to_the_server_in_one_message(two_nodes: dict[str, A
     assert start["status"] == 201
     assert len(bodies) == 1 and len(bodies[0]["body"]) > 2**16
     assert len(json.loads(bodies[0]["body"])["outcomes"]) == 60
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("listening", [False, True])
+def test_admitted_pods_are_stored_alike_with_or_without_a_pod_receiver(
+    two_nodes: dict[str, Any], listening: bool
+) -> None:
+    from django.db.models.signals import post_save
+
+    heard: list[tuple[str, bool]] = []
+
+    def receiver(sender: Any, instance: Pod, created: bool, **kwargs: Any) -> None:
+        heard.append((instance.name, created))
+
+    if listening:
+        post_save.connect(receiver, sender=Pod, dispatch_uid="test-pod-receiver")
+    try:
+        created = services.create_scenario(two_nodes)
+        pods = [guaranteed_pod("fits", "1Gi"), guaranteed_pod("too-big", "64Gi")]
+        services.admit_pods(created.scenario.public_id, created.edit_token, pods)
+    finally:
+        post_save.disconnect(sender=Pod, dispatch_uid="test-pod-receiver")
+    stored = list(
+        Pod.objects.filter(scenario=created.scenario)
+        .order_by("admitted_version")
+        .values_list("name", "status", "reason", "admitted_version")
+    )
+    assert stored[0] == ("fits", "Running", "", 1)
+    assert stored[1][:2] == ("too-big", "Failed") and stored[1][2] and stored[1][3] == 2
+    assert Pod.objects.get(name="fits", scenario=created.scenario).spec["metadata"]["name"] == "fits"
+    assert heard == ([("fits", True), ("too-big", True)] if listening else [])
