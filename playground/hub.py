@@ -15,6 +15,10 @@ viewer leaving stops it. The hub
 
 Each socket keeps its own version: its snapshot may be ahead of the hub (it then skips what it has) or
 behind what the hub already sent (it then catches up from the hub's recent history).
+
+A slow reader never holds the others up: writes never wait on a socket (Twisted buffers what the kernel
+does not take at once). A Daphne socket with more than ``wire.SLOW_SOCKET_BYTES`` unsent is skipped
+instead of buffering without limit, and once it has drained it gets a fresh snapshot (``Socket``).
 """
 
 from __future__ import annotations
