@@ -1128,9 +1128,13 @@ class WriteQueue:
         with self.lock:
             self.pending.setdefault(public_id, []).append(request)
 
-    def drain(self, public_id: str) -> list[PendingWrite]:
+    def drain(self, public_id: str, limit: int) -> list[PendingWrite]:
+        """The first ``limit`` requests queued for ``public_id``, oldest first; the rest stay queued."""
         with self.lock:
-            return self.pending.pop(public_id, [])
+            queued = self.pending.pop(public_id, [])
+            if len(queued) > limit:
+                self.pending[public_id] = queued[limit:]
+            return queued[:limit]
 
 
 write_queue = WriteQueue()
@@ -1163,11 +1167,9 @@ def write(
         with group_leader_lock(public_id, db.vendor):
             if request.done:
                 break
-            group = write_queue.drain(public_id)
-            # The rest stay queued for the next leader (one of them, once this group is answered).
-            for later in group[MAX_GROUP:]:
-                write_queue.add(public_id, later)
-            group = group[:MAX_GROUP]
+            # Beyond MAX_GROUP, the rest stay queued for the next leader (one of them, once this group
+            # is answered; this request too, if it is among them: hence the loop).
+            group = write_queue.drain(public_id, MAX_GROUP)
             try:
                 run_group(public_id, group)
             except BaseException as exc:

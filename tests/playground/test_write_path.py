@@ -490,3 +490,15 @@ def test_admitted_pods_are_stored_alike_with_or_without_a_pod_receiver(
     assert stored[1][:2] == ("too-big", "Failed") and stored[1][2] and stored[1][3] == 2
     assert Pod.objects.get(name="fits", scenario=created.scenario).spec["metadata"]["name"] == "fits"
     assert heard == ([("fits", True), ("too-big", True)] if listening else [])
+
+
+def test_the_write_queue_hands_out_groups_oldest_first_and_keeps_the_rest() -> None:
+    queue = services.WriteQueue()
+    requests = [services.PendingWrite(None, lambda scenario, mm: [], 1) for _ in range(5)]
+    for request in requests[:3]:
+        queue.add("s", request)
+    queue.add("other", requests[3])
+    assert queue.drain("s", 2) == requests[:2]
+    queue.add("s", requests[4])
+    assert queue.drain("s", 2) == [requests[2], requests[4]]
+    assert queue.drain("s", 2) == [] and queue.drain("other", 2) == [requests[3]]
