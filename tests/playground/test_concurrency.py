@@ -93,3 +93,52 @@ def test_fifty_parallel_submissions_admit_exactly_what_fits() -> None:
     assert len(running) == FITS
     assert sum(block["size"] for pod in running for block in pod["containers"]["c0"]) == FITS * GI
     assert Pod.objects.filter(scenario__public_id=public_id, status=Pod.FAILED).count() == WRITERS - FITS
+
+
+def submit_named(public_id: str, token: str, names: list[str]) -> list[Any]:
+    """One thread per name, released together, each POSTs one 256Mi pod of that name."""
+    barrier = threading.Barrier(len(names))
+    responses: list[Any] = [None] * len(names)
+
+    def writer(index: int) -> None:
+        try:
+            barrier.wait()
+            responses[index] = Client().post(
+                f"/api/v1/scenarios/{public_id}/pods",
+                json.dumps(guaranteed_pod(names[index], "256Mi")),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {token}",
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(index,)) for index in range(len(names))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return responses
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_refused_for_a_name_in_use_leave_the_others_whole() -> None:
+    """Writers queued together share a transaction (group commit); a refused one stores nothing."""
+    created = Client().post(
+        "/api/v1/scenarios", json.dumps(scenario_fitting(100)), content_type="application/json"
+    )
+    public_id, token = created.json()["id"], created.json()["edit_token"]
+    names = [f"pod-{index // 2}" for index in range(40)]  # every name twice
+    responses = submit_named(public_id, token, names)
+
+    statuses = [response.status_code for response in responses]
+    assert sorted(statuses) == [201] * 20 + [409] * 20
+    for name in set(names):
+        assert sorted(s for s, n in zip(statuses, names, strict=True) if n == name) == [201, 409], name
+    versions = sorted(response.json()["version"] for response in responses if response.status_code == 201)
+    assert versions == list(range(1, 21))
+    events = Event.objects.filter(scenario__public_id=public_id, version__gte=1).order_by("version")
+    assert [event.version for event in events] == versions
+    assert sorted(event.pod_name for event in events) == sorted(set(names))
+    assert Pod.objects.filter(scenario__public_id=public_id, status=Pod.RUNNING).count() == 20
+    view = Client().get(f"/api/v1/scenarios/{public_id}").json()
+    assert view["state"]["0"]["memory"]["reserved"] == 20 * 256 * 1024**2
