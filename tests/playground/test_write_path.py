@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -368,6 +369,26 @@ def test_a_warm_engine_behind_the_stored_versions_catches_up_without_a_rebuild(
     assert rebuilt == [5]
 
 
+@pytest.fixture
+def pooled_handler() -> Iterator[Callable[[], Any]]:
+    """PooledASGIHandlers with one pool thread each; their database connections are closed afterwards
+    (a kept connection would stop the test database from being dropped)."""
+    from django.db import connections
+
+    from playground.handler import PooledASGIHandler
+
+    made: list[Any] = []
+
+    def make() -> Any:
+        made.append(PooledASGIHandler(threads=1))
+        return made[-1]
+
+    yield make
+    for handler in made:
+        handler.executor().submit(connections.close_all).result(timeout=10)
+        handler.executor().shutdown(wait=True)
+
+
 # --- the API's lean middleware chain answers as the whole chain does ---------------------------------
 
 
@@ -385,11 +406,11 @@ def through(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_api_chain_answers_byte_for_byte_as_the_whole_chain(two_nodes: dict[str, Any]) -> None:
-    from playground.handler import PooledASGIHandler
-
-    lean = PooledASGIHandler(threads=2)
-    whole = PooledASGIHandler(threads=2)
+def test_the_api_chain_answers_byte_for_byte_as_the_whole_chain(
+    two_nodes: dict[str, Any], pooled_handler: Callable[[], Any]
+) -> None:
+    lean = pooled_handler()
+    whole = pooled_handler()
     whole.api_prefix = "/nowhere/"  # every request through MIDDLEWARE
     created = through(lean, "POST", "/api/v1/scenarios", two_nodes)
     scenario = json.loads(created["body"])
@@ -426,12 +447,12 @@ def test_the_api_chain_answers_byte_for_byte_as_the_whole_chain(two_nodes: dict[
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_large_answer_goes_to_the_server_in_one_message(two_nodes: dict[str, Any]) -> None:
+def test_a_large_answer_goes_to_the_server_in_one_message(
+    two_nodes: dict[str, Any], pooled_handler: Callable[[], Any]
+) -> None:
     from asgiref.testing import ApplicationCommunicator
 
-    from playground.handler import PooledASGIHandler
-
-    handler = PooledASGIHandler(threads=2)
+    handler = pooled_handler()
     big = {
         **two_nodes,
         "machine": {"numa_nodes": [{"id": 0, "memory": "512Gi"}, {"id": 1, "memory": "512Gi"}]},
