@@ -136,6 +136,25 @@ def test_requests_through_daphnes_application_run_on_the_pool_with_the_middlewar
     assert view["version"] == 5 and [pod["name"] for pod in view["pods"]] == [f"p{i}" for i in range(5)]
     refused = asgi_request("POST", f"/api/v1/scenarios/{scenario['id']}/pods", guaranteed_pod("x"), "wrong")
     assert refused["status"] == 403
+    close_pool_connections()
+
+
+def close_pool_connections() -> None:
+    """Each pool thread of the site's handler closes its kept connection (PostgreSQL could not drop the
+    test database otherwise): a barrier puts one call on every thread."""
+    from django.db import connections
+
+    from playground.asgi import django_asgi_app
+
+    barrier = threading.Barrier(django_asgi_app.threads)
+
+    def close() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    pool = django_asgi_app.executor()
+    for future in [pool.submit(close) for _ in range(django_asgi_app.threads)]:
+        future.result(timeout=20)
 
 
 # --- JSON -----------------------------------------------------------------------------------------
