@@ -921,7 +921,7 @@ def store_admitted_pods(scenario: Scenario, events: list[Event]) -> None:
     """``store_pods`` of the pods ``events`` admitted. Without a ``post_save`` receiver for pods (the
     site has none), the rows are written straight from the events, without a Pod object each."""
     if post_save.has_listeners(Pod):
-        store_admitted_pods(scenario, events)
+        store_pods([admitted_pod(scenario, event) for event in events])
         return
     rows = []
     for event in events:
@@ -1276,7 +1276,7 @@ def admit_pods(public_id: str, token: str | None, pods: list[Any], paths: list[s
             for pod, path in zip(prepared, paths, strict=True)
         ]
         store_events(events)
-        store_pods([admitted_pod(scenario, event) for event in events])
+        store_admitted_pods(scenario, events)
         return events
 
     return write(public_id, token, work, len(prepared))

@@ -334,14 +334,14 @@ def test_a_request_whose_steps_reached_the_engine_and_failed_leaves_the_group_a_
     created = services.create_scenario(two_nodes)
     public_id, token = created.scenario.public_id, created.edit_token
     group = [pending_admit(public_id, token, guaranteed_pod(name, "1Gi")) for name in ("a", "b", "c")]
-    real_store_pods = services.store_pods
+    real_store = services.store_admitted_pods
 
-    def failing_store_pods(pods: list[Pod]) -> None:
-        if pods[0].name == "b":  # after "b" was applied to the engine
+    def failing_store(scenario: Scenario, events: list[Event]) -> None:
+        if events[0].pod_name == "b":  # after "b" was applied to the engine and its event stored
             raise services.Invalid("refused late")
-        real_store_pods(pods)
+        real_store(scenario, events)
 
-    monkeypatch.setattr(services, "store_pods", failing_store_pods)
+    monkeypatch.setattr(services, "store_admitted_pods", failing_store)
     services.run_group(public_id, group)
     assert [request.error is None for request in group] == [True, False, True]
     assert group[2].result().version == 2
@@ -504,7 +504,7 @@ def test_a_large_answer_goes_to_the_server_in_one_message(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("listening", [False, True])
 def test_admitted_pods_are_stored_alike_with_or_without_a_pod_receiver(
-    two_nodes: dict[str, Any], listening: bool
+    two_nodes: dict[str, Any], listening: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.db.models.signals import post_save
 
@@ -515,6 +515,13 @@ def test_admitted_pods_are_stored_alike_with_or_without_a_pod_receiver(
 
     if listening:
         post_save.connect(receiver, sender=Pod, dispatch_uid="test-pod-receiver")
+    made: list[str] = []
+    real_admitted_pod = services.admitted_pod
+    monkeypatch.setattr(
+        services,
+        "admitted_pod",
+        lambda scenario, event: made.append(event.pod_name) or real_admitted_pod(scenario, event),
+    )
     try:
         created = services.create_scenario(two_nodes)
         pods = [guaranteed_pod("fits", "1Gi"), guaranteed_pod("too-big", "64Gi")]
@@ -530,6 +537,7 @@ def test_admitted_pods_are_stored_alike_with_or_without_a_pod_receiver(
     assert stored[1][:2] == ("too-big", "Failed") and stored[1][2] and stored[1][3] == 2
     assert Pod.objects.get(name="fits", scenario=created.scenario).spec["metadata"]["name"] == "fits"
     assert heard == ([("fits", True), ("too-big", True)] if listening else [])
+    assert made == (["fits", "too-big"] if listening else [])  # Pod objects only for a receiver
 
 
 def test_the_write_queue_hands_out_groups_oldest_first_and_keeps_the_rest() -> None:
