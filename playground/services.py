@@ -8,12 +8,16 @@ How a write works (``admit_pods``, ``remove_pod``, ``restart``):
 
 1. check the edit token (constant-time compare of sha256 hashes);
 2. validate the input outside any lock;
-3. in one transaction, lock the scenario row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite runs
-   every transaction as ``BEGIN IMMEDIATE``, which takes the database write lock), take the engine
-   (warm in this process at the current version, else the latest snapshot plus the few events after
-   it), apply the steps, append one event per step with ``version + 1``, update the pods and the
-   small read model, and keep a snapshot every ``SNAPSHOT_EVERY`` versions;
-4. after commit, broadcast each event to the channel group ``scenario.<id>``.
+3. queue for the scenario in this process; the first writer to hold its lock (SQLite's writer queue,
+   or the scenario's stripe on PostgreSQL) takes every request queued for it (group commit, see
+   ``write``) and, in one transaction, locks the scenario row (``SELECT ... FOR UPDATE`` on
+   PostgreSQL; SQLite runs every transaction as ``BEGIN IMMEDIATE``, which takes the database write
+   lock), takes the engine (warm in this process at the current version, or caught up with the steps
+   another process stored since, else the latest snapshot plus the few events after it), applies each
+   request's steps in a savepoint of its own, appends one event per step with ``version + 1``,
+   updates the pods and the small read model, and keeps a snapshot every ``SNAPSHOT_EVERY`` versions;
+4. after commit, broadcast each event to the channel group ``scenario.<id>``, in version order, and
+   answer each request of the group.
 
 A rejected request raises before anything is written, so it changes nothing stored.
 """
