@@ -97,10 +97,13 @@ class PooledASGIHandler(ASGIHandler):
         in_pool = sync_to_async(self.respond, thread_sensitive=False, executor=self.executor())
         try:
             response = await in_pool(scope, body_file)
-            await self.send_response(response, send)
-            if response.streaming:
-                # Its content was read while it was sent; now release it (request_finished).
-                await sync_to_async(response.close, thread_sensitive=False, executor=self.executor())()
+            try:
+                await self.send_response(response, send)
+            finally:
+                if response.streaming:
+                    # Its content was read while it was sent (or the client left): release it now.
+                    close = sync_to_async(response.close, thread_sensitive=False, executor=self.executor())
+                    await close()
         finally:
             body_file.close()
 
