@@ -84,11 +84,21 @@ def changed_blocks(previous: Entries | None, entries: Entries, skip: set[str]) -
             "containers": {uid: blocks_view(c) for uid, c in entries.items() if uid not in skip},
             "containers_complete": True,
         }
-    changed = {
-        uid: blocks_view(entries.get(uid, {}))
-        for uid in previous.keys() | entries.keys()
-        if uid not in skip and previous.get(uid) != entries.get(uid)
-    }
+    # One pass over the pods with cheap checks: this runs for every event, and a scenario may hold
+    # thousands of pods. The engine keeps an unchanged pod's rendering as the same object from version
+    # to version, so identity settles almost every pod; equality decides the rest.
+    changed: dict[str, Any] = {}
+    kept = 0
+    for uid, containers in entries.items():
+        before = previous.get(uid)
+        if before is not None:
+            kept += 1
+        if before is not containers and uid not in skip and before != containers:
+            changed[uid] = blocks_view(containers)
+    if kept < len(previous):  # some pods' blocks are gone
+        for uid in previous:
+            if uid not in entries and uid not in skip:
+                changed[uid] = {}
     return {"containers": changed, "containers_complete": False}
 
 
