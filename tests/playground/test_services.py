@@ -95,6 +95,33 @@ def test_a_past_state_replays_from_the_nearest_snapshot(monkeypatch: pytest.Monk
     assert [pod["name"] for pod in services.state_at(public_id, 5)["pods"]] == ["p0", "p2", "p3"]
 
 
+@pytest.mark.parametrize(
+    ("running_pods", "every"), [(0, 32), (256, 32), (257, 64), (1000, 128), (3000, 512), (10**6, 1024)]
+)
+def test_the_snapshot_interval_grows_with_the_running_pods(running_pods: int, every: int) -> None:
+    assert services.snapshot_interval(running_pods) == every
+
+
+def test_a_big_scenario_keeps_snapshots_less_often_and_still_replays_every_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "SNAPSHOT_EVERY", 2)
+    # The interval is 2, then 4 past 2 pods, 8 past 4 pods, 16 past 8 pods.
+    monkeypatch.setattr(services, "SNAPSHOT_PODS_PER_VERSION", 1)
+    public_id, token = new_scenario()
+    outcomes: list[dict[str, Any]] = []
+    for index in range(12):
+        outcomes += services.admit_pods(public_id, token, [guaranteed_pod(f"p{index}", "100Mi")]).outcomes
+    scenario = Scenario.objects.get(public_id=public_id)
+    kept = list(ScenarioSnapshot.objects.filter(scenario=scenario).values_list("version", flat=True))
+    assert kept == [2, 4, 8]  # at 9 pods and more the interval is 16: no snapshot at 10 or 12
+    services.engines.clear()  # every state below is rebuilt from a snapshot and the steps after it
+    for version, outcome in enumerate(outcomes, start=1):
+        at = services.state_at(public_id, version)
+        assert at["state"] == outcome["state_after"], version
+        assert len(at["pods"]) == version
+
+
 def test_a_warm_engine_gives_the_same_outcomes_as_a_cold_one(django_capture_on_commit_callbacks: Any) -> None:
     warm_id, warm_token = new_scenario()
     cold_id, cold_token = new_scenario()
