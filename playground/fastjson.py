@@ -2,11 +2,14 @@
 
 An admission's outcome carries the whole checkpoint (one entry per running pod, as the vectors'
 format does), so it is encoded for the event log and the response and grows with the pods. orjson
-encodes it about ten times faster than ``json``; ``encode_outcome`` goes further and keeps a scenario's
+encodes it about ten times faster than ``json``; ``encode_parts`` goes further and keeps a scenario's
 last encoded checkpoint entries, so an admission that only adds a pod encodes that pod's entry and
-splices the rest. orjson refuses what the standard
-library accepts (integers beyond 64 bits from a hostile document, non-string keys), so those rare
-values fall back to ``json`` and nothing a client can send turns into a 500.
+splices the rest. The checkpoint is encoded apart from the rest of the outcome (the event log stores
+it in a column of its own) and ``join_outcome`` splices the two for an answer.
+
+orjson refuses what the standard library accepts (integers beyond 64 bits from a hostile document,
+non-string keys), so those rare values fall back to ``json`` and nothing a client can send turns
+into a 500.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ _last_entries_lock = threading.Lock()
 # Stands for a spliced value while the rest is encoded; random, so no text can equal it.
 _MARKER = f"spliced-{secrets.token_hex(16)}"
 _MARKER_JSON = orjson.dumps(_MARKER)
+# The outcome key stored apart (``Event.checkpoint``), encoded on its own.
+CHECKPOINT_KEY = "checkpoint"
+CHECKPOINT_KEY_JSON = orjson.dumps(CHECKPOINT_KEY)
 
 
 def dumps(value: Any) -> bytes:
@@ -88,23 +94,48 @@ def _spliced(value: dict[str, Any], key: str, encoded: bytes) -> bytes:
 
 
 def encode_outcome(outcome: dict[str, Any], stream: str | None = None) -> bytes:
-    """``dumps(outcome)``, byte for byte; with ``stream`` (one per scenario, its outcomes in version
-    order) the checkpoint's entries of pods encoded for the previous outcome are not encoded again.
+    """``dumps(outcome)``, byte for byte when ``checkpoint`` is the outcome's last key (the engine puts it
+    there); with ``stream``, as ``encode_parts`` (pods' entries encoded for the previous outcome are
+    not encoded again)."""
+    light, checkpoint = encode_parts(outcome, stream)
+    return join_outcome(light, checkpoint)
 
-    Only the shape the engine renders is spliced (a ``checkpoint`` object whose ``entries`` maps pod
-    uids to objects); anything else, or anything orjson refuses, is encoded whole by ``dumps``.
+
+def encode_parts(outcome: dict[str, Any], stream: str | None = None) -> tuple[bytes, bytes | None]:
+    """The outcome as two JSON texts: every key but ``checkpoint`` (the light outcome), and the
+    checkpoint (None when the outcome has no such key), each encoded once.
+
+    With ``stream`` (one per scenario, its outcomes in version order) the checkpoint's entries of pods
+    encoded for the previous outcome are spliced, not encoded again. Only the shape the engine renders
+    is spliced (a ``checkpoint`` object whose ``entries`` maps pod uids to objects); anything else, or
+    anything orjson refuses, is encoded whole by ``dumps``.
     """
-    checkpoint = outcome.get("checkpoint")
+    if CHECKPOINT_KEY not in outcome:
+        return dumps(outcome), None
+    light = dumps({key: value for key, value in outcome.items() if key != CHECKPOINT_KEY})
+    return light, encode_checkpoint(outcome[CHECKPOINT_KEY], stream)
+
+
+def encode_checkpoint(checkpoint: Any, stream: str | None) -> bytes:
     # (A uid that is not a string makes orjson raise TypeError: encoded whole below.)
     if stream is None or not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("entries"), dict):
-        return dumps(outcome)
+        return dumps(checkpoint)
     try:
         entries = _entries_body(stream, checkpoint["entries"]) + b"}"
-        return _spliced(outcome, "checkpoint", _spliced(checkpoint, "entries", entries))
+        return _spliced(checkpoint, "entries", entries)
     except TypeError:
         with _last_entries_lock:
             _last_entries.pop(stream, None)
-        return dumps(outcome)
+        return dumps(checkpoint)
+
+
+def join_outcome(light: bytes, checkpoint: bytes | None) -> bytes:
+    """The whole outcome's JSON from ``encode_parts``' two texts, the checkpoint as the last key (what
+    ``Event.full_outcome`` gives back): a copy, nothing encoded again."""
+    if checkpoint is None:
+        return light
+    separator = b"," if len(light) > 2 else b""  # b"{}": an outcome of nothing but the checkpoint
+    return b"".join((light[:-1], separator, CHECKPOINT_KEY_JSON, b":", checkpoint, b"}"))
 
 
 def json_response(body: Any, status: int = 200) -> HttpResponse:

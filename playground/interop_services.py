@@ -452,7 +452,7 @@ def bug_report(public_id: str, base_url: str = "") -> str:
         scenario.machine,
         scenario.kubelet,
         [pod.spec for pod in current_pods(scenario)],
-        [event.outcome for event in events],
+        [event.full_outcome() for event in events],
         title=scenario.name,
         steps=[event.step for event in events],
         state=scenario.state,

@@ -44,14 +44,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
-from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from allocator import ConfigError, InputError, MemoryManager, parse_pod, parse_scenario
 from playground import fastjson
-from playground.models import Event, Pod, Scenario, ScenarioSnapshot
+from playground.models import FULL_OUTCOME, Event, Pod, Scenario, ScenarioSnapshot, loads
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +145,10 @@ class Applied:
     version: int
     outcomes: list[dict[str, Any]]
     events: list[dict[str, Any]]
-    # Each outcome as ``fastjson.encode_outcome`` wrote it for the event log: the answer reuses the bytes.
+    # Each outcome as JSON, spliced from the two texts the event log stored (``fastjson.join_outcome``),
+    # and each light outcome's text as stored: the answers reuse the bytes.
     encoded: list[bytes] = field(default_factory=list)
+    encoded_light: list[bytes] = field(default_factory=list)
 
 
 # --- edit tokens --------------------------------------------------------------------------------
@@ -261,7 +262,8 @@ def scenario_view(
 
 # The part of an outcome that grows with the pods: the whole checkpoint, one entry per running pod.
 # A light outcome leaves it out; the latest one is in /state (``pods[].containers``) and the export.
-HEAVY_OUTCOME_KEY = "checkpoint"
+# The event log stores it apart (``Event.checkpoint``): a light read never reads it.
+HEAVY_OUTCOME_KEY = fastjson.CHECKPOINT_KEY
 
 
 def light_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -269,26 +271,18 @@ def light_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in outcome.items() if key != HEAVY_OUTCOME_KEY}
 
 
-def event_view(event: Event) -> dict[str, Any]:
-    """One event of the log (docs/CONTRACTS.md section 3)."""
+def event_view(event: Event, light: bool = False) -> dict[str, Any]:
+    """One event of the log (docs/CONTRACTS.md section 3); ``light``: its outcome without the checkpoint."""
     return {
         "version": event.version,
         "op": event.op,
         "pod_name": event.pod_name or None,
         "pod_uid": event.pod_uid or None,
         "pod": event.step.get("pod"),
-        "outcome": event.outcome,
+        "outcome": event.outcome if light else event.full_outcome(),
         "explanation": event.explanation,
         "created_at": event.created_at.isoformat(),
     }
-
-
-def outcome_without_checkpoint() -> RawSQL:
-    """The stored outcome with its checkpoint removed by the database, so it is neither sent nor decoded."""
-    column = connection.ops.quote_name(Event._meta.get_field("outcome").column)
-    if connection.vendor == "postgresql":
-        return RawSQL(f"({column} - %s::text)", [HEAVY_OUTCOME_KEY], output_field=models.JSONField())
-    return RawSQL(f"json_remove({column}, %s)", [f"$.{HEAVY_OUTCOME_KEY}"], output_field=models.JSONField())
 
 
 def events_after(
@@ -300,14 +294,10 @@ def events_after(
     """
     scenario = get_scenario(public_id)
     rows = scenario.events.filter(version__gt=after).order_by("version")
-    if not light:
-        return [event_view(event) for event in rows[:limit]]
-    rows = rows.defer("outcome").annotate(outcome_light=outcome_without_checkpoint())
-    views = []
-    for event in rows[:limit]:
-        event.outcome = event.outcome_light  # type: ignore[attr-defined]
-        views.append(event_view(event))
-    return views
+    if light:
+        # The stored outcome is the light one: the checkpoint column is not even read.
+        return [event_view(event, light=True) for event in rows.defer("checkpoint")[:limit]]
+    return [event_view(event) for event in rows[:limit]]
 
 
 def state_at(public_id: str, version: int | None = None) -> dict[str, Any]:
@@ -329,7 +319,9 @@ def state_at(public_id: str, version: int | None = None) -> dict[str, Any]:
     if version < 0 or version > scenario.version:
         raise NotFound(f"Scenario {public_id!r} has versions 0 to {scenario.version}, not {version}.")
     mm = engine_at(scenario, version)
-    events = list(scenario.events.filter(version__gte=1, version__lte=version).order_by("version"))
+    events = list(
+        scenario.events.filter(version__gte=1, version__lte=version).order_by("version").defer("checkpoint")
+    )
     assignments = assignments_view(mm)
     pods = [pod_view(pod, assignments) for pod in pods_from_events(events, mm)]
     return {"version": version, "state": mm.state(), "numa_groups": mm.numa_groups(), "pods": pods}
@@ -346,7 +338,7 @@ def export_scenario(public_id: str, with_expect: bool = True) -> dict[str, Any]:
     for event in scenario.events.filter(version__gte=1).order_by("version"):
         step = dict(event.step)
         if with_expect:
-            step["expect"] = event.outcome
+            step["expect"] = event.full_outcome()
         steps.append(step)
     return {
         "name": scenario.name,
@@ -404,9 +396,10 @@ def current_assignments(scenario: Scenario) -> dict[str, dict[str, list[dict[str
     """Every pod's blocks after the latest version: the checkpoint the latest step left behind."""
     if scenario.version == 0 and scenario.forked_from_id is None:
         return {}  # a kubelet that has admitted nothing
-    outcome = scenario.events.filter(version=scenario.version).values_list("outcome", flat=True).first()
-    if isinstance(outcome, dict) and isinstance(outcome.get("checkpoint"), dict):
-        return assignments_from_checkpoint(outcome["checkpoint"])
+    text = scenario.events.filter(version=scenario.version).values_list("checkpoint", flat=True).first()
+    checkpoint = loads(text) if text is not None else None
+    if isinstance(checkpoint, dict):
+        return assignments_from_checkpoint(checkpoint)
     # A step without a checkpoint (the kubelet would have crashed): ask the engine.
     return assignments_view(engine_at(scenario, scenario.version))
 
@@ -473,14 +466,13 @@ def catch_up(scenario: Scenario, mm: MemoryManager, version: int) -> MemoryManag
     """``mm`` (at ``version``) after the events stored since, or None if anything is off.
 
     Replay is deterministic, so applying the stored steps gives the engine the other process had; each
-    step's outcome is checked against the stored one (without the checkpoint, which the database
-    strips), and any difference, gap or error sends the caller back to the snapshot.
+    step's outcome is checked against the stored one (the light outcome: the checkpoint is not read),
+    and any difference, gap or error sends the caller back to the snapshot.
     """
     rows = list(
         scenario.events.filter(version__gt=version, version__lte=scenario.version)
         .order_by("version")
-        .annotate(outcome_light=outcome_without_checkpoint())
-        .values_list("version", "step", "outcome_light")
+        .values_list("version", "step", "outcome")
     )
     if [row[0] for row in rows] != list(range(version + 1, scenario.version + 1)):
         return None
@@ -760,12 +752,18 @@ def run_step(scenario: Scenario, mm: MemoryManager, step: dict[str, Any], path: 
         pod_namespace=namespace,
         pod_uid=uid,
         step=step,
-        outcome=outcome.result,
+        outcome=light_outcome(outcome.result),
         explanation=outcome.explanation,
         created_at=timezone.now(),
     )
-    # Encoded once, for the event log and the answer (an admission's checkpoint grows with the pods).
-    event.outcome_json = fastjson.encode_outcome(outcome.result, scenario.public_id)  # type: ignore[attr-defined]
+    # Encoded once, for the event log and the answer (an admission's checkpoint grows with the pods):
+    # the light outcome and the checkpoint, stored in their columns and spliced for the answer.
+    light_json, checkpoint_json = fastjson.encode_parts(outcome.result, scenario.public_id)
+    event.outcome_json = light_json  # type: ignore[attr-defined]
+    event.checkpoint_json = checkpoint_json  # type: ignore[attr-defined]
+    event.checkpoint = None if checkpoint_json is None else checkpoint_json.decode("utf-8")
+    # The engine's outcome itself, for the answer and the broadcast (``Event.full_outcome``).
+    event.__dict__[FULL_OUTCOME] = outcome.result
     if step["op"] == "restart":
         apply_config_changes(scenario, step.get("changes"))
     if (reason := stop_reason(step["op"], outcome.result)) is not None:
@@ -834,7 +832,7 @@ def insert_rows(model: type[models.Model], attnames: tuple[str, ...], rows: list
 
 EVENT_COLUMNS = (
     "scenario_id", "version", "op", "pod_name", "pod_namespace", "pod_uid",
-    "step", "outcome", "explanation", "created_at",
+    "step", "outcome", "checkpoint", "explanation", "created_at",
 )  # fmt: skip
 POD_COLUMNS = (
     "scenario_id", "name", "namespace", "uid", "status", "reason", "message", "admitted_version", "spec",
@@ -1229,11 +1227,16 @@ def run_group(public_id: str, group: list[PendingWrite]) -> None:
         for request, events in applied:
             views = [event_view(event) for event in events]
             all_views.extend(views)
+            light = [event.outcome_json for event in events]  # type: ignore[attr-defined]
             request.applied = Applied(
                 version=events[-1].version,
-                outcomes=[event.outcome for event in events],
+                outcomes=[event.full_outcome() for event in events],
                 events=views,
-                encoded=[event.outcome_json for event in events],  # type: ignore[attr-defined]
+                encoded=[
+                    fastjson.join_outcome(text, event.checkpoint_json)  # type: ignore[attr-defined]
+                    for text, event in zip(light, events, strict=True)
+                ],
+                encoded_light=light,
             )
         # robust: the write is committed whatever happens here; a failure is logged, not raised.
         transaction.on_commit(lambda: engines.put(public_id, version, mm), robust=True)
@@ -1409,7 +1412,7 @@ def create_scenario(document: Any) -> Created:
         scenario.save()
         version = scenario.version
         transaction.on_commit(lambda: engines.put(scenario.public_id, version, mm), robust=True)
-    return Created(scenario=scenario, edit_token=token, outcomes=[event.outcome for event in events])
+    return Created(scenario=scenario, edit_token=token, outcomes=[event.full_outcome() for event in events])
 
 
 def fork_scenario(public_id: str, version: int | None = None, name: str | None = None) -> Created:
@@ -1461,6 +1464,7 @@ def fork_scenario(public_id: str, version: int | None = None, name: str | None =
                 pod_uid=e.pod_uid,
                 step=e.step,
                 outcome=e.outcome,
+                checkpoint=e.checkpoint,
                 explanation=e.explanation,
             )
             for e in history

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import HttpCommunicator
@@ -54,7 +55,12 @@ def test_stored_rows_read_back_as_the_orm_would_store_them(owner: Owner) -> None
     body = owner.submit(*pods).json()
     assert body["version"] == 5
     events = list(Event.objects.filter(scenario__public_id=owner.id, version__gte=1).order_by("version"))
-    assert [event.outcome for event in events] == body["outcomes"]
+    # The outcome column holds the light outcome, the checkpoint column the checkpoint as orjson text.
+    assert [event.full_outcome() for event in events] == body["outcomes"]
+    assert [event.outcome for event in events] == [services.light_outcome(o) for o in body["outcomes"]]
+    assert [event.checkpoint for event in events] == [
+        orjson.dumps(outcome["checkpoint"]).decode() for outcome in body["outcomes"]
+    ]
     assert [event.step["pod"]["metadata"]["name"] for event in events] == [f"p{i}" for i in range(5)]
     assert all(event.created_at is not None and event.op == "admit" for event in events)
     rows = {pod.name: pod for pod in Pod.objects.filter(scenario__public_id=owner.id)}
