@@ -50,6 +50,15 @@ def dumps(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
+def loads(text: str | bytes) -> Any:
+    """JSON text as Python values: orjson, or ``json`` for what orjson refuses (a lone surrogate
+    escape ``dumps`` wrote through the standard library for a hostile value)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def dumps_str(value: Any) -> str:
     """``value`` as a compact JSON string (what a JSON column is given)."""
     return dumps(value).decode("utf-8")

@@ -8,21 +8,19 @@ already holds the engine at the current version replays nothing (``services.Engi
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
 from django.db import models
 
-# The outcome key stored in ``Event.checkpoint`` rather than in ``Event.outcome``.
-CHECKPOINT_KEY = "checkpoint"
+from playground.fastjson import CHECKPOINT_KEY, loads
 
 
 class LogJSONField(models.JSONField):
     """A JSON column without SQLite's ``JSON_VALID`` check constraint (PostgreSQL's jsonb is unchanged).
 
-    An event's outcome carries the whole checkpoint (one entry per running pod), and SQLite parsed all
-    of it again on every insert to check it: ~0.3 ms per admission with 500 pods, growing with them.
+    An event's outcome carried the whole checkpoint (one entry per running pod), and SQLite parsed all
+    of it again on every insert to check it: ~0.3 ms per admission with 500 pods, growing with them
+    (the checkpoint has since moved to a text column, ``Event.checkpoint``).
     Only the write path fills this column, with text orjson encoded from Python values, so it is valid
     JSON by construction; reads decode it as any JSONField does.
     """
@@ -56,7 +54,7 @@ class Scenario(models.Model):
     )
     forked_from_version = models.PositiveIntegerField(null=True, blank=True)
     # The read model after ``version`` (small: one entry per NUMA node). The blocks of the pods are
-    # the checkpoint in the latest event's outcome; the engine itself is in ``ScenarioSnapshot``.
+    # the checkpoint of the latest event (``Event.checkpoint``); the engine itself is in ``ScenarioSnapshot``.
     state = models.JSONField()
     numa_groups = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -122,15 +120,6 @@ def merged_outcome(light: dict[str, Any], checkpoint: str | None) -> dict[str, A
     if checkpoint is None:
         return light
     return {**light, CHECKPOINT_KEY: loads(checkpoint)}
-
-
-def loads(text: str) -> Any:
-    """JSON text as Python values: orjson, or ``json`` for what orjson refuses (a lone surrogate
-    escape the standard library wrote when orjson could not encode a hostile value)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 class Pod(models.Model):

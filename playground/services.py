@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from allocator import ConfigError, InputError, MemoryManager, parse_pod, parse_scenario
 from playground import fastjson
-from playground.models import FULL_OUTCOME, Event, Pod, Scenario, ScenarioSnapshot, loads
+from playground.models import FULL_OUTCOME, Event, Pod, Scenario, ScenarioSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ def current_assignments(scenario: Scenario) -> dict[str, dict[str, list[dict[str
     if scenario.version == 0 and scenario.forked_from_id is None:
         return {}  # a kubelet that has admitted nothing
     text = scenario.events.filter(version=scenario.version).values_list("checkpoint", flat=True).first()
-    checkpoint = loads(text) if text is not None else None
+    checkpoint = fastjson.loads(text) if text is not None else None
     if isinstance(checkpoint, dict):
         return assignments_from_checkpoint(checkpoint)
     # A step without a checkpoint (the kubelet would have crashed): ask the engine.

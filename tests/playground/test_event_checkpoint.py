@@ -100,6 +100,7 @@ def test_a_fork_copies_the_checkpoints(owner: Owner) -> None:
         NO_FILE,
         {"checkpoint": {"entries": {}}},
         {"huge": 2**70, "checkpoint": {"size": 2**70}},  # beyond orjson: the standard library's text
+        {"checkpoint": {"entries": {"\ud800": {}}}},  # a lone surrogate: \u escapes, read back by json
     ],
 )
 def test_encoded_parts_join_into_the_outcome_and_merge_back(outcome: dict[str, Any]) -> None:
