@@ -191,3 +191,18 @@ def test_rows_written_before_0004_come_out_identical(owner: Owner) -> None:
     assert [event.full_outcome() for event in extra] == [PANIC, NO_FILE]
     # The API reads the migrated rows as it read them before.
     assert owner.client.get(f"/api/v1/scenarios/{owner.id}/events").json()["events"][: len(events)] == events
+
+
+@pytest.mark.django_db
+def test_on_postgresql_the_checkpoint_column_is_compressed_with_lz4_when_the_server_has_it() -> None:
+    migration_0005 = importlib.import_module("playground.migrations.0005_event_checkpoint_lz4")
+    if connection.vendor != "postgresql":
+        assert not migration_0005.lz4_available(connection)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+            [Event._meta.db_table, "checkpoint"],
+        )
+        [compression] = cursor.fetchone()
+    assert compression == ("l" if migration_0005.lz4_available(connection) else "")
