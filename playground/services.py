@@ -145,10 +145,18 @@ class Applied:
     version: int
     outcomes: list[dict[str, Any]]
     events: list[dict[str, Any]]
-    # Each outcome as JSON, spliced from the two texts the event log stored (``fastjson.join_outcome``),
-    # and each light outcome's text as stored: the answers reuse the bytes.
-    encoded: list[bytes] = field(default_factory=list)
+    # Each outcome's two JSON texts as the event log stored them (the light outcome, and the checkpoint
+    # or None): the answers reuse the bytes.
     encoded_light: list[bytes] = field(default_factory=list)
+    encoded_checkpoints: list[bytes | None] = field(default_factory=list)
+
+    @property
+    def encoded(self) -> list[bytes]:
+        """Each whole outcome's JSON, spliced from its two texts (only a full answer needs them)."""
+        return [
+            fastjson.join_outcome(light, checkpoint)
+            for light, checkpoint in zip(self.encoded_light, self.encoded_checkpoints, strict=True)
+        ]
 
 
 # --- edit tokens --------------------------------------------------------------------------------
@@ -1227,16 +1235,12 @@ def run_group(public_id: str, group: list[PendingWrite]) -> None:
         for request, events in applied:
             views = [event_view(event) for event in events]
             all_views.extend(views)
-            light = [event.outcome_json for event in events]  # type: ignore[attr-defined]
             request.applied = Applied(
                 version=events[-1].version,
                 outcomes=[event.full_outcome() for event in events],
                 events=views,
-                encoded=[
-                    fastjson.join_outcome(text, event.checkpoint_json)  # type: ignore[attr-defined]
-                    for text, event in zip(light, events, strict=True)
-                ],
-                encoded_light=light,
+                encoded_light=[event.outcome_json for event in events],  # type: ignore[attr-defined]
+                encoded_checkpoints=[event.checkpoint_json for event in events],  # type: ignore[attr-defined]
             )
         # robust: the write is committed whatever happens here; a failure is logged, not raised.
         transaction.on_commit(lambda: engines.put(public_id, version, mm), robust=True)

@@ -320,6 +320,8 @@ def test_a_group_commits_each_request_alone_and_refused_ones_store_nothing(
         assert applied.version == version
         assert [event["pod_name"] for event in applied.events] == want
         assert [json.loads(encoded) for encoded in applied.encoded] == applied.outcomes
+        light = [services.light_outcome(outcome) for outcome in applied.outcomes]
+        assert [json.loads(encoded) for encoded in applied.encoded_light] == light
     stored = list(Event.objects.filter(scenario__public_id=public_id, version__gte=1).order_by("version"))
     assert [event.version for event in stored] == list(range(1, version + 1))
     admitted = [name for want in expected if not isinstance(want, int) for name in want]
