@@ -191,6 +191,9 @@ class Hub:
                 continue
             if message.get("type") == "scenario.event":
                 self.receive(message)
+            elif message.get("type") == "scenario.events":  # one write's versions, in order
+                for each in message.get("messages") or []:
+                    self.receive(each)
 
     # --- ordering --------------------------------------------------------------------------------
 

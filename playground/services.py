@@ -1074,9 +1074,17 @@ def broadcast(public_id: str, events: list[dict[str, Any]]) -> None:
 
 
 async def group_send_all(layer: Any, group: str, messages: list[dict[str, Any]]) -> None:
-    """Several messages in order, with one crossing from the request thread to the event loop."""
-    for message in messages:
-        await layer.group_send(group, message)
+    """Several messages in order, with one crossing from the request thread to the event loop.
+
+    A write of several versions (a batch of pods, a group commit) goes as ONE channel-layer message,
+    ``{"type": "scenario.events", "messages": [...]}``: with Redis, one delivery per process instead of
+    one per version, and each process's hub gets them together and sends them to its sockets as one
+    batch frame (docs/CONTRACTS.md section 4).
+    """
+    if len(messages) == 1:
+        await layer.group_send(group, messages[0])
+    elif messages:
+        await layer.group_send(group, {"type": "scenario.events", "messages": messages})
 
 
 def group_name(public_id: str) -> str:

@@ -167,6 +167,22 @@ def test_it_broadcasts_only_after_commit(django_capture_on_commit_callbacks: Any
     assert sent["event"]["pod_name"] == "a" and sent["event"]["version"] == 1 and "delta" in sent
 
 
+def test_a_write_of_several_versions_is_broadcast_as_one_group_message(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    public_id, token = new_scenario()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(services.group_name(public_id), channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.admit_pods(public_id, token, [guaranteed_pod(name) for name in ("a", "b", "c")])
+    message = async_to_sync(layer.receive)(channel)
+    assert message["type"] == "scenario.events"
+    assert [each["type"] for each in message["messages"]] == ["scenario.event"] * 3
+    assert [each["version"] for each in message["messages"]] == [1, 2, 3]
+    assert [json.loads(each["text"])["event"]["pod_name"] for each in message["messages"]] == ["a", "b", "c"]
+
+
 def test_the_export_replays_identically_with_replay_check(tmp_path: Path, repo_root: Path) -> None:
     public_id, token = new_scenario()
     services.admit_pods(public_id, token, [guaranteed_pod("a", "1Gi"), guaranteed_pod("b", "3Gi")])
