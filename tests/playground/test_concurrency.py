@@ -37,22 +37,27 @@ def scenario_fitting(count: int) -> dict[str, Any]:
 
 def submit_all(public_id: str, token: str, count: int) -> list[Any]:
     """``count`` threads, released together, each POSTs one 1Gi pod; returns their responses."""
-    barrier = threading.Barrier(count)
-    responses: list[Any] = [None] * count
+    return submit_pods(public_id, token, [guaranteed_pod(f"pod-{index}", "1Gi") for index in range(count)])
+
+
+def submit_pods(public_id: str, token: str, pods: list[dict[str, Any]]) -> list[Any]:
+    """One thread per pod, released together, each POSTs its pod; returns their responses in order."""
+    barrier = threading.Barrier(len(pods))
+    responses: list[Any] = [None] * len(pods)
 
     def writer(index: int) -> None:
         try:
             barrier.wait()
             responses[index] = Client().post(
                 f"/api/v1/scenarios/{public_id}/pods",
-                json.dumps(guaranteed_pod(f"pod-{index}", "1Gi")),
+                json.dumps(pods[index]),
                 content_type="application/json",
                 HTTP_AUTHORIZATION=f"Bearer {token}",
             )
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=writer, args=(index,)) for index in range(count)]
+    threads = [threading.Thread(target=writer, args=(index,)) for index in range(len(pods))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -97,27 +102,7 @@ def test_fifty_parallel_submissions_admit_exactly_what_fits() -> None:
 
 def submit_named(public_id: str, token: str, names: list[str]) -> list[Any]:
     """One thread per name, released together, each POSTs one 256Mi pod of that name."""
-    barrier = threading.Barrier(len(names))
-    responses: list[Any] = [None] * len(names)
-
-    def writer(index: int) -> None:
-        try:
-            barrier.wait()
-            responses[index] = Client().post(
-                f"/api/v1/scenarios/{public_id}/pods",
-                json.dumps(guaranteed_pod(names[index], "256Mi")),
-                content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {token}",
-            )
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=writer, args=(index,)) for index in range(len(names))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return responses
+    return submit_pods(public_id, token, [guaranteed_pod(name, "256Mi") for name in names])
 
 
 @pytest.mark.django_db(transaction=True)

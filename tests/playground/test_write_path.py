@@ -109,12 +109,7 @@ def test_a_light_submission_answers_without_the_checkpoint_and_stores_it(owner: 
 def asgi_request(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
     from playground.asgi import application
 
-    headers = [(b"host", b"localhost"), (b"content-type", b"application/json")]
-    if token:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    data = json.dumps(body).encode() if body is not None else b""
-    communicator = HttpCommunicator(application, method, path, body=data, headers=headers)
-    return async_to_sync(communicator.get_response)(timeout=30)
+    return through(application, method, path, body, token)
 
 
 @pytest.mark.django_db(transaction=True)
