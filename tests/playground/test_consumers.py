@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from playground import consumers, fanout, hub, services
 from playground.asgi import application
@@ -17,6 +19,16 @@ from playground.layers import SharedMessageInMemoryChannelLayer
 from tests.playground.conftest import guaranteed_pod, machine_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def close_thread_connections() -> AsyncIterator[None]:
+    """``database_sync_to_async`` runs the tests' and the consumers' queries on asgiref's shared thread,
+    whose connection outlives the test (CONN_MAX_AGE): PostgreSQL then refuses to drop the test database
+    at the end of the run ("being accessed by other users")."""
+    yield
+    await database_sync_to_async(connections.close_all)()
+
 
 # The validator captured ALLOWED_HOSTS at import, before pytest-django added "testserver".
 ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
