@@ -1363,6 +1363,10 @@ def normalised_views(parsed: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         for node in machine["numa_nodes"]
     ]
     kubelet = parsed.kubelet.model_dump(mode="json")
+    if "eviction_hard" not in parsed.kubelet.model_fields_set:
+        # Unset means the kubelet's default threshold (memory.available 100Mi); an explicit {} means
+        # none at all. The view keeps the difference, so a document made from it means the same.
+        kubelet.pop("eviction_hard", None)
     return machine, kubelet
 
 

@@ -218,6 +218,37 @@ def test_it_shows_a_scenario(owner: Owner) -> None:
     assert view["state"][node]["memory"]["reserved"] == GI
 
 
+@pytest.mark.parametrize(
+    ("extra", "reserved"),
+    [
+        ({}, "100Mi"),  # no eviction_hard: the kubelet's default 100Mi threshold counts
+        ({"eviction_hard": {"memory.available": "200Mi"}}, "200Mi"),
+    ],
+)
+def test_the_views_kubelet_lints_as_the_document_it_came_from(
+    api_client: Client, extra: dict[str, Any], reserved: str
+) -> None:
+    """Unset eviction_hard is the kubelet's default threshold, and the linter reads an explicit {} as none:
+    the view leaves an unset one out, so linting the view gives the verdict of the original document."""
+    document = {
+        "machine": {"numa_nodes": [{"id": 0, "memory": "4Gi"}, {"id": 1, "memory": "4Gi"}]},
+        "kubelet": {
+            "memory_manager_policy": "Static",
+            "reserved_memory": [{"numa_node": 0, "limits": {"memory": reserved}}],
+            **extra,
+        },
+    }
+    created = post_json(api_client, "/api/v1/scenarios", document)
+    assert created.status_code == 201, created.content
+    view = api_client.get(f"/api/v1/scenarios/{created.json()['id']}").json()
+    assert ("eviction_hard" in view["kubelet"]) == ("eviction_hard" in extra)
+    linted = [
+        post_json(api_client, "/api/v1/lint", {"machine": doc["machine"], "kubelet": doc["kubelet"]}).json()
+        for doc in (document, view)
+    ]
+    assert linted[0]["outcome"] == "ok" and linted[1]["outcome"] == "ok", linted
+
+
 def test_an_unknown_scenario_is_404(api_client: Client) -> None:
     for url in (
         "/api/v1/scenarios/nope",
