@@ -20,6 +20,26 @@ GI = 1024**3
 MI = 1024**2
 
 
+@pytest.fixture(scope="session", autouse=True)
+def end_stray_database_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Before the test database is dropped, end the PostgreSQL sessions other threads still hold.
+
+    The pooled HTTP handler's threads and asgiref's shared thread keep their connections between
+    requests (CONN_MAX_AGE), as in production; PostgreSQL refuses to drop a database with sessions open
+    ("being accessed by other users"). Torn down before ``django_db_setup``, which it depends on.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 def guaranteed_pod(
     name: str,
     memory: str = "1Gi",
