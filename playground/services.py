@@ -928,20 +928,25 @@ def pod_status(outcome: dict[str, Any]) -> tuple[str, str, str]:
     return Pod.FAILED, str(outcome.get("reason", "")), str(outcome.get("message", ""))
 
 
-def admitted_pod(scenario: Scenario, event: Event) -> Pod:
-    """The pod an admit event leaves behind (unsaved): Running, or Failed with the kubelet's words."""
+def admitted_pod_fields(event: Event) -> dict[str, Any]:
+    """The pod an admit event leaves behind, field by field (POD_COLUMNS' order, without the scenario):
+    Running, or Failed with the kubelet's words."""
     status, reason, message = pod_status(event.outcome)
-    return Pod(
-        scenario=scenario,
-        name=event.pod_name,
-        namespace=event.pod_namespace,
-        uid=event.pod_uid,
-        status=status,
-        reason=reason,
-        message=message,
-        admitted_version=event.version,
-        spec=event.step["pod"],
-    )
+    return {
+        "name": event.pod_name,
+        "namespace": event.pod_namespace,
+        "uid": event.pod_uid,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "admitted_version": event.version,
+        "spec": event.step["pod"],
+    }
+
+
+def admitted_pod(scenario: Scenario, event: Event) -> Pod:
+    """The pod an admit event leaves behind (unsaved)."""
+    return Pod(scenario=scenario, **admitted_pod_fields(event))
 
 
 def store_admitted_pods(scenario: Scenario, events: list[Event]) -> None:
@@ -950,15 +955,7 @@ def store_admitted_pods(scenario: Scenario, events: list[Event]) -> None:
     if post_save.has_listeners(Pod):
         store_pods([admitted_pod(scenario, event) for event in events])
         return
-    rows = []
-    for event in events:
-        status, reason, message = pod_status(event.outcome)
-        rows.append(
-            (
-                scenario.pk, event.pod_name, event.pod_namespace, event.pod_uid,
-                status, reason, message, event.version, event.step["pod"],
-            )
-        )  # fmt: skip
+    rows = [(scenario.pk, *admitted_pod_fields(event).values()) for event in events]
     insert_rows(Pod, POD_COLUMNS, rows)
 
 
@@ -978,17 +975,7 @@ def pods_from_events(events: Iterable[Event], mm: MemoryManager) -> list[Pod]:
     pods: dict[str, Pod] = {}
     for event in events:
         if event.op == "admit":
-            status, reason, message = pod_status(event.outcome)
-            pods[event.pod_uid] = Pod(
-                name=event.pod_name,
-                namespace=event.pod_namespace,
-                uid=event.pod_uid,
-                status=status,
-                reason=reason,
-                message=message,
-                admitted_version=event.version,
-                spec=event.step["pod"],
-            )
+            pods[event.pod_uid] = Pod(**admitted_pod_fields(event))
         elif event.op == "remove":
             pods.pop(event.pod_uid, None)
         elif event.op == "restart":
