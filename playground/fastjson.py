@@ -147,11 +147,6 @@ def join_outcome(light: bytes, checkpoint: bytes | None) -> bytes:
     return b"".join((light[:-1], separator, CHECKPOINT_KEY_JSON, b":", checkpoint, b"}"))
 
 
-def json_response(body: Any, status: int = 200) -> HttpResponse:
-    """A JSON response encoded with ``dumps``: what ``JsonResponse`` does, without its slow encoder."""
-    return HttpResponse(dumps(body), status=status, content_type="application/json")
-
-
 def bytes_response(content: bytes, status: int = 200) -> HttpResponse:
-    """A JSON response from bytes already encoded (``encode_outcome`` spliced into the answer)."""
+    """A JSON response from bytes already encoded (the stored outcome texts spliced into the answer)."""
     return HttpResponse(content, status=status, content_type="application/json")
